@@ -1,0 +1,62 @@
+"""ECS adapter: read service state, set an absolute desired count and re-read what ECS reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from remediation.adapters.aws import aws_errors, client
+from remediation.errors import ServiceNotFound
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service_name: str
+    status: str
+    desired_count: int
+    running_count: int
+    pending_count: int
+    task_definition: str
+    deployments: int
+    recent_events: tuple[str, ...]
+
+    @property
+    def is_steady(self) -> bool:
+        return self.status == "ACTIVE" and self.deployments == 1 and self.running_count == self.desired_count
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"steady": self.is_steady}
+
+
+def _state(raw: dict) -> ServiceState:
+    return ServiceState(
+        service_name=raw["serviceName"],
+        status=raw.get("status", "UNKNOWN"),
+        desired_count=raw.get("desiredCount", 0),
+        running_count=raw.get("runningCount", 0),
+        pending_count=raw.get("pendingCount", 0),
+        task_definition=raw.get("taskDefinition", ""),
+        deployments=len(raw.get("deployments", [])) or 1,
+        recent_events=tuple(event.get("message", "") for event in raw.get("events", [])[:5]),
+    )
+
+
+def describe_services(cluster: str, service_names: list[str]) -> dict[str, ServiceState]:
+    """Describe up to any number of services (ECS takes 10 per call); missing ones raise."""
+    states: dict[str, ServiceState] = {}
+    for start in range(0, len(service_names), 10):
+        batch = service_names[start : start + 10]
+        with aws_errors("ecs.DescribeServices"):
+            response = client("ecs").describe_services(cluster=cluster, services=batch)
+        for raw in response.get("services", []):
+            states[raw["serviceName"]] = _state(raw)
+    missing = [name for name in service_names if name not in states or states[name].status == "INACTIVE"]
+    if missing:
+        raise ServiceNotFound(f"ECS services not found or inactive in cluster {cluster}: {', '.join(missing)}")
+    return states
+
+
+def set_desired_count(cluster: str, service_name: str, desired_count: int) -> ServiceState:
+    """Absolute and idempotent: repeating the call leaves the same desired count."""
+    with aws_errors("ecs.UpdateService"):
+        client("ecs").update_service(cluster=cluster, service=service_name, desiredCount=desired_count)
+    return describe_services(cluster, [service_name])[service_name]

@@ -1,0 +1,69 @@
+"""CloudWatch adapter: utilization of many services in as few GetMetricData calls as possible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from remediation.adapters.aws import aws_errors, client
+
+_MAX_QUERIES_PER_CALL = 500
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    query_id: str
+    namespace: str
+    metric_name: str
+    dimensions: dict[str, str]
+    stat: str
+    period: int
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    values: tuple[float, ...]
+    """Newest first, as GetMetricData returns them with ScanBy=TimestampDescending."""
+
+    @property
+    def latest(self) -> float | None:
+        return self.values[0] if self.values else None
+
+    @property
+    def maximum(self) -> float | None:
+        return max(self.values) if self.values else None
+
+    @property
+    def total(self) -> float:
+        return sum(self.values)
+
+
+def get_metric_data(queries: list[MetricQuery], start: datetime, end: datetime) -> dict[str, MetricSeries]:
+    """One GetMetricData call per 500 queries (the API's limit), following NextToken pages."""
+    values: dict[str, list[float]] = {query.query_id: [] for query in queries}
+    for offset in range(0, len(queries), _MAX_QUERIES_PER_CALL):
+        batch = [_to_api(query) for query in queries[offset : offset + _MAX_QUERIES_PER_CALL]]
+        paginator = client("cloudwatch").get_paginator("get_metric_data")
+        with aws_errors("cloudwatch.GetMetricData"):
+            for page in paginator.paginate(
+                MetricDataQueries=batch, StartTime=start, EndTime=end, ScanBy="TimestampDescending"
+            ):
+                for result in page.get("MetricDataResults", []):
+                    values[result["Id"]].extend(result.get("Values", []))
+    return {query_id: MetricSeries(tuple(series)) for query_id, series in values.items()}
+
+
+def _to_api(query: MetricQuery) -> dict:
+    return {
+        "Id": query.query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": query.namespace,
+                "MetricName": query.metric_name,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in query.dimensions.items()],
+            },
+            "Period": query.period,
+            "Stat": query.stat,
+        },
+        "ReturnData": True,
+    }

@@ -1,0 +1,139 @@
+"""DynamoDB adapter for guard state (event claims, leases, cooldowns) and audit records.
+
+One table: `pk`/`sk` strings, `expiresAt` (epoch seconds) as the TTL attribute. TTL deletion lags
+by hours, so every expiry that matters is also checked inside the condition expression.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from remediation.adapters.aws import aws_errors, client, error_code
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def claim_event(table: str, idempotency_key: str, execution_arn: str, now: datetime, ttl_seconds: int) -> str | None:
+    """Record the first delivery of an event; returns the execution that claimed it earlier, if any."""
+    claimed = _conditional_write(
+        "dynamodb.PutItem",
+        client("dynamodb").put_item,
+        TableName=table,
+        Item={
+            "pk": {"S": f"EVENT#{idempotency_key}"},
+            "sk": {"S": "CLAIM"},
+            "executionArn": {"S": execution_arn},
+            "claimedAt": {"S": now.isoformat()},
+            "expiresAt": {"N": str(_epoch(now) + ttl_seconds)},
+        },
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    if claimed:
+        return None
+    return _get(table, f"EVENT#{idempotency_key}", "CLAIM").get("executionArn", {}).get("S", "unknown")
+
+
+def acquire_lease(table: str, resource: str, owner: str, now: datetime, lease_seconds: int) -> str | None:
+    """Take the lease on a resource; returns the current holder when someone else holds a live lease."""
+    acquired = _conditional_write(
+        "dynamodb.PutItem",
+        client("dynamodb").put_item,
+        TableName=table,
+        Item={
+            "pk": {"S": f"LEASE#{resource}"},
+            "sk": {"S": "LEASE"},
+            "owner": {"S": owner},
+            "acquiredAt": {"S": now.isoformat()},
+            "expiresAt": {"N": str(_epoch(now) + lease_seconds)},
+        },
+        ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now OR #owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":now": {"N": str(_epoch(now))}, ":owner": {"S": owner}},
+    )
+    if acquired:
+        return None
+    return _get(table, f"LEASE#{resource}", "LEASE").get("owner", {}).get("S", "unknown")
+
+
+def release_lease(table: str, resource: str, owner: str) -> bool:
+    """Release only our own lease; returns False when it had already expired and been taken."""
+    return _conditional_write(
+        "dynamodb.DeleteItem",
+        client("dynamodb").delete_item,
+        TableName=table,
+        Key={"pk": {"S": f"LEASE#{resource}"}, "sk": {"S": "LEASE"}},
+        ConditionExpression="attribute_not_exists(pk) OR #owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":owner": {"S": owner}},
+    )
+
+
+def last_action_at(table: str, resource: str, action: str) -> datetime | None:
+    item = _get(table, f"COOLDOWN#{resource}", action)
+    return datetime.fromisoformat(item["actedAt"]["S"]) if item else None
+
+
+def record_action(table: str, resource: str, action: str, now: datetime, ttl_seconds: int) -> None:
+    with aws_errors("dynamodb.PutItem"):
+        client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": f"COOLDOWN#{resource}"},
+                "sk": {"S": action},
+                "actedAt": {"S": now.isoformat()},
+                "expiresAt": {"N": str(_epoch(now) + ttl_seconds)},
+            },
+        )
+
+
+def put_audit_record(table: str, runbook: str, recorded_at: datetime, execution_arn: str, record: dict) -> None:
+    """One record per decision, keyed by runbook and time so a day's decisions read in order."""
+    body = json.loads(json.dumps(record, default=str), parse_float=Decimal)
+    item = {key: _attribute(value) for key, value in body.items() if value is not None}
+    item |= {
+        "pk": {"S": f"AUDIT#{runbook}"},
+        "sk": {"S": f"{recorded_at.isoformat()}#{execution_arn.rsplit(':', 1)[-1]}"},
+        "executionArn": {"S": execution_arn},
+    }
+    with aws_errors("dynamodb.PutItem"):
+        client("dynamodb").put_item(TableName=table, Item=item)
+
+
+def _attribute(value: Any) -> dict:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, Decimal)):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    return {"S": json.dumps(value, default=str, sort_keys=True)}
+
+
+def _get(table: str, pk: str, sk: str) -> dict:
+    with aws_errors("dynamodb.GetItem"):
+        response = client("dynamodb").get_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+    return response.get("Item", {})
+
+
+def _conditional_write(operation: str, call: Callable[..., Any], **request: Any) -> bool:
+    """False when the condition expression failed (the expected outcome); other errors raise."""
+    try:
+        call(**request)
+        return True
+    except ClientError as error:
+        if error_code(error) == _CONDITION_FAILED:
+            return False
+        with aws_errors(operation):
+            raise

@@ -1,0 +1,147 @@
+"""Turn a finished runbook run into one decision: what to audit, whom to tell, in plain words."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from remediation.domain import links
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    """acted | dry-run | suppressed | escalated | rejected | failed | healthy | degraded"""
+    why: str
+    level: str | None
+    """Escalation level to notify, or None for audit only."""
+    subject: str
+    lines: list[str] = field(default_factory=list)
+    before: dict | None = None
+    after: dict | None = None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    environment: str
+    region: str
+    execution_arn: str
+    log_group: str
+
+
+def _percent(value: float | None) -> str:
+    return "no data" if value is None else f"{value:.1f} %"
+
+
+def _utilization_lines(utilization: dict, focus: str | None) -> list[str]:
+    services = utilization.get("services", {})
+    window = utilization.get("windowMinutes")
+    order = sorted(services, key=lambda agent: agent != focus)
+    cpu = ", ".join(f"{agent} {_percent(services[agent]['cpuMaxPercent'])}" for agent in order)
+    memory = ", ".join(f"{agent} {_percent(services[agent]['memoryMaxPercent'])}" for agent in order)
+    return [f"CPU max ({window} min): {cpu}", f"Memory max ({window} min): {memory}"]
+
+
+def _log_lines(found: dict) -> list[str]:
+    line = f"Logs matching {found['pattern']!r} ({found['windowMinutes']} min): {found['matches']}"
+    if found.get("truncated"):
+        line += "+ (search stopped early)"
+    samples = [f"    e.g. {sample[:200]}" for sample in found.get("samples", [])[:3]]
+    return [line, *samples]
+
+
+def _service_line(state: dict) -> str:
+    return (
+        f"{state['service_name']}: {state['running_count']} running / {state['desired_count']} desired, "
+        f"{state['deployments']} deployment(s), {state['task_definition'].rsplit('/', 1)[-1]}"
+    )
+
+
+def high_cpu(state: dict, context: RunContext) -> Decision:
+    request, guard, action = state["request"], state.get("guard", {}), state.get("action")
+    service, agent = request["service_name"], request["agent"]
+    evidence = state.get("evidence", {})
+    lines = [f"Why it ran: {_trigger_line(request)}"]
+    if evidence:
+        lines += ["", "Evidence", *_utilization_lines(evidence["utilization"], agent), *_log_lines(evidence["logs"])]
+        lines.append(_service_line(evidence["service"][agent]))
+    lines += ["", "Links", f"Execution: {links.execution(context.region, context.execution_arn)}",
+              f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}"]
+    if request.get("alarm_name"):
+        lines.append(f"Alarm: {links.alarm(context.region, request['alarm_name'])}")
+    prefix = f"[ACSO {context.environment}] high-cpu {service}"
+
+    if not guard.get("proceed", False):
+        return Decision("suppressed", f"{guard.get('reason')}: {guard.get('detail')}", None,
+                        f"{prefix}: suppressed ({guard.get('reason')})", lines)
+    before, after = action["before"], action["after"]
+    counts = f"{before['desired_count']} -> {action['call']['parameters']['desiredCount']}" if action["call"] else ""
+    if action["outcome"] == "at-cap":
+        why = (f"at the scaling cap ({before['desired_count']} of {action['cap']} tasks); no scale-out. "
+               "A bigger task definition (resource optimization) needs a person.")
+        return Decision("escalated", why, "L2", f"{prefix}: at scaling cap {action['cap']}, CPU still high",
+                        [f"What happened: {service} is {why}", "", *lines], before, after)
+    if action["outcome"] == "dry-run":
+        why = f"dry run: would call {action['call']['operation']} {action['call']['parameters']}"
+        return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would scale {counts}",
+                        [f"What would happen: {why}", "", *lines], before, after)
+    verification = state.get("verification", {})
+    summary = (f"scaled {service} from {before['desired_count']} to {after['desired_count']} tasks; "
+               f"{after['running_count']} running, CPU now {_percent(verification.get('cpuLatestPercent'))} "
+               f"(threshold {verification.get('cpuThresholdPercent')} %)")
+    if verification.get("verified"):
+        return Decision("acted", summary, "L1", f"{prefix}: scaled out {counts}, CPU back under threshold",
+                        [f"What happened: {summary}", "", *lines], before, after)
+    return Decision("escalated", f"{summary}; not verified", "L2",
+                    f"{prefix}: scaled out {counts} but CPU still high",
+                    [f"What happened: {summary}. Verification failed: the service is not stable at the new count "
+                     "or CPU is still over the threshold.", "", *lines], before, after)
+
+
+def health_check(state: dict, context: RunContext) -> Decision:
+    assessment = state["assessment"]
+    failed = [criterion for criterion in assessment["criteria"] if not criterion["passed"]]
+    report = assessment.get("report")
+    lines = []
+    for criterion in failed:
+        lines.append(f"FAILED {criterion['scope']}: {criterion['criterion']} - {criterion['observed']} "
+                     f"(expected {criterion['expected']}); handled by runbook {criterion['handled_by']}")
+    passed = len(assessment["criteria"]) - len(failed)
+    lines += ["", f"{passed} of {len(assessment['criteria'])} checks passed across "
+              f"{len(state['request']['agents'])} services."]
+    lines += ["", "Links", f"Execution: {links.execution(context.region, context.execution_arn)}",
+              f"Agents' logs: {links.log_group(context.region, context.log_group)}"]
+    if report:
+        lines.append(f"Report: {links.s3_object(context.region, report['bucket'], report['key'])}")
+    prefix = f"[ACSO {context.environment}] daily health check"
+    if not failed:
+        return Decision("healthy", "all criteria passed", None, f"{prefix}: healthy", lines)
+    scopes = sorted({criterion["scope"] for criterion in failed})
+    return Decision("degraded", f"{len(failed)} criteria failed: " + "; ".join(
+        f"{c['scope']} {c['criterion']}" for c in failed), "L1",
+        f"{prefix}: {len(failed)} failed ({', '.join(scopes)})", lines)
+
+
+def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decision:
+    error = state.get("error", {})
+    kind = error.get("Error", "Unknown")
+    message = _error_message(error)
+    lines = [f"Error: {kind}: {message}", "", f"Execution: {links.execution(context.region, context.execution_arn)}"]
+    if kind == "InvalidInput":
+        return Decision("rejected", message, None, f"[ACSO {context.environment}] {runbook}: input rejected", lines)
+    return Decision("failed", f"{kind}: {message}", "L2",
+                    f"[ACSO {context.environment}] {runbook}: FAILED ({kind})", lines)
+
+
+def _error_message(error: dict) -> str:
+    cause = error.get("Cause", "")
+    try:
+        return json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        return cause
+
+
+def _trigger_line(request: dict) -> str:
+    if request["trigger"] == "alarm":
+        return f"alarm {request['alarm_name']} entered ALARM at {request['alarm_state_at']}: {request['reason']}"
+    return f"{request['trigger']} ({request['reason']})" + (", dry run" if request.get("dry_run") else "")

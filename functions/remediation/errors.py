@@ -1,0 +1,29 @@
+"""Typed failures. Each class name is the `Error` Step Functions sees, so ASL Retry/Catch match on it."""
+
+
+class RunbookError(Exception):
+    """Base of every failure a runbook step raises on purpose."""
+
+
+class InvalidInput(RunbookError):
+    """The execution input or triggering event cannot be acted on; nothing was changed."""
+
+
+class ServiceNotFound(RunbookError):
+    """The configured ECS service does not exist or is not active."""
+
+
+class AwsThrottled(RunbookError):
+    """An AWS API throttled the call; safe to retry with backoff."""
+
+
+class AwsAccessDenied(RunbookError):
+    """The function's role lacks a permission; retrying cannot help."""
+
+
+class AwsCallFailed(RunbookError):
+    """Any other AWS API error."""
+
+
+class StateConflict(RunbookError):
+    """A guard record changed under us (for example a lock taken over after it expired)."""

@@ -1,0 +1,54 @@
+"""Lambda entry points of the high-cpu runbook (state_machines/high_cpu.asl.json)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from remediation.domain.requests import ServiceRequest, normalize_service_alarm
+from remediation.logic import guard, high_cpu
+from remediation.observability import logger, metrics, tracer
+from remediation.settings import load_settings
+
+RUNBOOK = "high-cpu"
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def normalize(event: dict, context: LambdaContext) -> dict:
+    """First state: the alarm event or console input, validated; raises InvalidInput before any write."""
+    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    request = normalize_service_alarm(
+        event["input"], RUNBOOK, high_cpu.ACTION, load_settings(), account_id, region, event["executionName"]
+    )
+    logger.info("Request normalized", extra={"request": request.model_dump()})
+    return {"request": request.model_dump()}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def acquire_guard(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    verdict = guard.admit(request, high_cpu.ACTION, event["executionArn"], load_settings())
+    logger.info("Guard verdict", extra={"verdict": verdict.to_dict(), "idempotency_key": request.idempotency_key})
+    metrics.add_dimension("runbook", RUNBOOK)
+    metrics.add_metric(name="GuardProceeded" if verdict.proceed else "GuardSuppressed", unit="Count", value=1)
+    return verdict.to_dict()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def scale_out(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = high_cpu.scale_out(request, load_settings())
+    logger.info("Scale-out", extra={"outcome": result["outcome"], "call": result["call"]})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def verify_scaling(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = high_cpu.verify(request, event["targetDesiredCount"], load_settings())
+    logger.info("Verification", extra={"verification": result})
+    return result

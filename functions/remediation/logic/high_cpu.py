@@ -1,0 +1,61 @@
+"""High CPU: scale the alarmed service out by one configured step, then verify the CPU came down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from remediation.adapters import ecs, metrics, state_store
+from remediation.adapters.metrics import MetricQuery
+from remediation.clock import utc_now
+from remediation.domain.requests import ServiceRequest
+from remediation.domain.scaling import plan_scale_out
+from remediation.logic.guard import lease_resource
+from remediation.settings import Settings
+
+ACTION = "scale-out"
+
+
+def scale_out(request: ServiceRequest, settings: Settings) -> dict:
+    """Re-read the service (evidence may be minutes old), then set an absolute desired count."""
+    before = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
+    policy = settings.high_cpu
+    plan = plan_scale_out(before.desired_count, policy.scale_out_step, policy.max_desired_count,
+                          settings.guard.min_desired_count)
+    call = {
+        "operation": "ecs.UpdateService",
+        "parameters": {"cluster": request.cluster_name, "service": request.service_name, "desiredCount": plan.target},
+    }
+    result = {
+        "action": ACTION,
+        "service": request.service_name,
+        "before": before.to_dict(),
+        "cap": plan.cap,
+        "verifyAfterSeconds": policy.verify_after_seconds,
+    }
+    if plan.at_cap:
+        return result | {"outcome": "at-cap", "after": before.to_dict(), "call": None}
+    if request.dry_run:
+        return result | {"outcome": "dry-run", "after": before.to_dict(), "call": call}
+    after = ecs.set_desired_count(request.cluster_name, request.service_name, plan.target)
+    state_store.record_action(settings.state_table, lease_resource(request), ACTION, utc_now(),
+                              settings.guard.cooldown_seconds)
+    return result | {"outcome": "scaled", "after": after.to_dict(), "call": call}
+
+
+def verify(request: ServiceRequest, target_desired: int, settings: Settings) -> dict:
+    """Stable at the new count and CPU back under the alarm threshold, or the run escalates."""
+    state = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
+    now = utc_now()
+    dimensions = {"ClusterName": request.cluster_name, "ServiceName": request.service_name}
+    query = MetricQuery("cpu", "AWS/ECS", "CPUUtilization", dimensions, "Average", 60)
+    cpu = metrics.get_metric_data([query], now - timedelta(minutes=5), now)["cpu"].latest
+    threshold = settings.high_cpu.alarm_threshold_percent
+    stable = state.desired_count == target_desired and state.running_count == target_desired
+    cpu_ok = cpu is not None and cpu < threshold
+    return {
+        "verified": stable and cpu_ok,
+        "stable": stable,
+        "cpuLatestPercent": None if cpu is None else round(cpu, 2),
+        "cpuThresholdPercent": threshold,
+        "service": state.to_dict(),
+    }

@@ -1,0 +1,58 @@
+"""Record: one audit record per decision, the lease released, one notification at the right level."""
+
+from __future__ import annotations
+
+import os
+
+from remediation.adapters import notifier, state_store
+from remediation.clock import utc_now
+from remediation.domain import summaries
+from remediation.domain.summaries import Decision, RunContext
+from remediation.logic.guard import release
+from remediation.settings import Settings
+
+_SUMMARIES = {"high-cpu": summaries.high_cpu, "daily-health-check": summaries.health_check}
+
+
+def record_decision(runbook: str, state: dict, execution_arn: str, settings: Settings) -> dict:
+    context = RunContext(settings.environment, os.environ.get("AWS_REGION", "us-east-1"), execution_arn,
+                         settings.agents_log_group)
+    if "error" in state:
+        decision = summaries.rejected_or_failed(state, runbook, context)
+    else:
+        decision = _SUMMARIES[runbook](state, context)
+    released = release(state.get("guard", {}).get("lease"), execution_arn, settings)
+    message_id = _notify(decision, runbook, settings) if decision.level else None
+    request = state.get("request", {})
+    state_store.put_audit_record(
+        settings.state_table, runbook, utc_now(), execution_arn,
+        {
+            "runbook": runbook,
+            "decision": decision.decision,
+            "why": decision.why,
+            "trigger": request.get("trigger"),
+            "idempotencyKey": request.get("idempotency_key"),
+            "service": request.get("service_name"),
+            "dryRun": request.get("dry_run"),
+            "before": decision.before,
+            "after": decision.after,
+            "call": (state.get("action") or {}).get("call"),
+            "evidence": state.get("evidence"),
+            "error": state.get("error"),
+            "notifiedLevel": decision.level,
+            "leaseReleased": released,
+        },
+    )
+    return {"decision": decision.decision, "why": decision.why, "notified": decision.level, "messageId": message_id}
+
+
+def _notify(decision: Decision, runbook: str, settings: Settings) -> str:
+    level = settings.escalation[decision.level]
+    header = (f"{decision.decision.upper()} - escalation {decision.level}: {level.role}, severity {level.severity}, "
+              f"respond within {level.response_minutes} min")
+    return notifier.publish(
+        level.topic_arn,
+        decision.subject,
+        "\n".join([header, "", *decision.lines]),
+        {"runbook": runbook, "decision": decision.decision, "level": decision.level},
+    )

@@ -1,0 +1,62 @@
+"""Runtime settings of every handler, parsed once from the ACSO_SETTINGS variable the stack sets."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+
+class HealthThresholds(_Model):
+    cpu_percent: float = Field(alias="cpuPercent")
+    memory_percent: float = Field(alias="memoryPercent")
+    error_rate_percent: float = Field(alias="errorRatePercent")
+
+
+class HighCpuPolicy(_Model):
+    alarm_threshold_percent: float = Field(alias="alarmThresholdPercent")
+    scale_out_step: int = Field(alias="scaleOutStep")
+    max_desired_count: int = Field(alias="maxDesiredCount")
+    verify_after_seconds: int = Field(alias="verifyAfterSeconds")
+
+
+class GuardLimits(_Model):
+    dry_run: bool = Field(alias="dryRun")
+    lock_seconds: int = Field(alias="lockSeconds")
+    cooldown_seconds: int = Field(alias="cooldownSeconds")
+    min_desired_count: int = Field(alias="minDesiredCount")
+
+
+class EscalationLevel(_Model):
+    role: str
+    severity: str
+    response_minutes: int = Field(alias="responseMinutes")
+    topic_arn: str = Field(alias="topicArn")
+
+
+class Settings(_Model):
+    environment: str
+    cluster_name: str = Field(alias="clusterName")
+    services: dict[str, str]
+    """Agent name -> ECS service name, in the configured order."""
+    agents_log_group: str = Field(alias="agentsLogGroup")
+    health: HealthThresholds
+    high_cpu: HighCpuPolicy = Field(alias="highCpu")
+    guard: GuardLimits
+    state_table: str = Field(alias="stateTable")
+    reports_bucket: str = Field(alias="reportsBucket")
+    escalation: dict[str, EscalationLevel]
+
+    def agent_for_service(self, service_name: str) -> str | None:
+        return next((agent for agent, name in self.services.items() if name == service_name), None)
+
+
+@cache
+def load_settings() -> Settings:
+    return Settings.model_validate(json.loads(os.environ["ACSO_SETTINGS"]))

@@ -1,0 +1,185 @@
+"""One scenario's emulated world: the synthesized stack deployed into moto, simulated production
+seeded, events delivered through the synthesized rules, and everything observable collected."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from simulator.emulator import EmbeddedAws, VirtualClock, event_pattern_matches
+from simulator.synthesized import ACCOUNT_ID, REGION, DeployedStack, deploy, synthesize
+from simulator.world import ServiceProfile, SimulatedProduction
+
+START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+WRITE_OPERATIONS = ("ecs.UpdateService", "ecs.RegisterTaskDefinition", "application-autoscaling.",
+                    "ssm.PutParameter")
+
+
+@dataclass
+class Outcome:
+    executions: list[Any]
+    api_calls: dict[str, int]
+    actions: list[dict]
+    notifications: list[dict]
+    audit_records: list[dict]
+    expectations: list[tuple[str, bool]] = field(default_factory=list)
+
+    @property
+    def statuses(self) -> list[str]:
+        return [execution.status for execution in self.executions]
+
+    @property
+    def write_calls(self) -> int:
+        return sum(count for name, count in self.api_calls.items() if name.startswith(WRITE_OPERATIONS))
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.expectations) and all(ok for _, ok in self.expectations)
+
+
+class Harness:
+    """Context manager: a fresh emulated account per scenario, so scenarios never leak into each other."""
+
+    def __init__(self, profiles: dict[str, ServiceProfile] | None = None) -> None:
+        self.clock = VirtualClock(START)
+        self.profiles = profiles or {}
+        self._executions: list[str] = []
+
+    def __enter__(self) -> Harness:
+        self.aws = EmbeddedAws(self.clock, region=REGION, account_id=ACCOUNT_ID).__enter__()
+        template = synthesize()
+        self.stack: DeployedStack = deploy(template, self.aws)
+        self.aws.set_environment(self.stack.function_environment)
+        self.settings = json.loads(self.stack.function_environment["ACSO_SETTINGS"])
+        self._subscribe_to_topics()
+        self.world = SimulatedProduction(self.aws, self.clock, self.stack, self.settings)
+        self.world.seed(self.profiles)
+        self.clock.on_advance(self.world.advance)
+        self.aws.reset_api_calls()
+        self._desired_before = self.world.desired_counts()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.aws.__exit__(*exc_info)
+
+    # -- triggers ----------------------------------------------------------------------------------
+    def state_machine(self, runbook: str) -> str:
+        return self.stack.state_machines[f"acso-{self.settings['environment']}-{runbook}"]
+
+    def alarm_event(self, agent: str, state: str = "ALARM", previous: str = "OK", account: str = ACCOUNT_ID) -> dict:
+        """The 'CloudWatch Alarm State Change' event EventBridge delivers, built from the synthesized alarm."""
+        name = next(name for name in self.stack.alarms if name.endswith(f"-{agent}-high-cpu"))
+        alarm = self.stack.alarms[name]
+        now = self.clock.now()
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        reason = (f"Threshold Crossed: {alarm['EvaluationPeriods']} datapoints were greater than the threshold "
+                  f"({alarm['Threshold']})." if state == "ALARM" else "Threshold Crossed: datapoints back under.")
+        self.aws.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+        return {
+            "version": "0",
+            "id": f"evt-{agent}-{state}-{int(now.timestamp())}",
+            "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch",
+            "account": account,
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}"],
+            "detail": {
+                "alarmName": name,
+                "state": {"value": state, "reason": reason, "timestamp": stamp},
+                "previousState": {"value": previous, "reason": "", "timestamp": stamp},
+                "configuration": {
+                    "description": alarm.get("AlarmDescription", ""),
+                    "metrics": [{
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": alarm["Namespace"],
+                                "name": alarm["MetricName"],
+                                "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
+                            },
+                            "period": alarm["Period"],
+                            "stat": alarm["Statistic"],
+                        },
+                        "returnData": True,
+                    }],
+                },
+            },
+        }
+
+    def deliver(self, event: dict) -> list[str]:
+        """EventBridge: every synthesized rule whose pattern matches starts its target with the event."""
+        started = []
+        for rule in self.stack.rules:
+            if "pattern" in rule and event_pattern_matches(rule["pattern"], event):
+                started.append(self.aws.start_execution(rule["target"], event))
+        self._executions += started
+        return started
+
+    def fire_schedule(self, runbook: str) -> str:
+        """EventBridge's Scheduled Event for the rule that targets this runbook's state machine."""
+        target = self.state_machine(runbook)
+        rule = next(rule for rule in self.stack.rules if "schedule" in rule and rule["target"] == target)
+        event = {
+            "version": "0", "id": f"sched-{int(self.clock.now().timestamp())}", "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": ACCOUNT_ID, "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule['name']}"],
+            "detail": {},
+        }
+        arn = self.aws.start_execution(target, event)
+        self._executions.append(arn)
+        return arn
+
+    def start_console(self, runbook: str, execution_input: Any, name: str | None = None) -> str:
+        arn = self.aws.start_execution(self.state_machine(runbook), execution_input, name=name)
+        self._executions.append(arn)
+        return arn
+
+    def settle(self) -> None:
+        """Let virtual time pass until every execution started so far has ended."""
+        for arn in self._executions:
+            self.aws.wait_for(arn)
+
+    # -- observation -------------------------------------------------------------------------------
+    def outcome(self) -> Outcome:
+        results = [self.aws.wait_for(arn) for arn in self._executions]
+        desired_after = self.world.desired_counts()
+        actions = [
+            {"service": self.settings["services"][agent], "action": "desiredCount",
+             "before": self._desired_before[agent], "after": desired_after[agent]}
+            for agent in desired_after if desired_after[agent] != self._desired_before[agent]
+        ]
+        return Outcome(results, self.aws.api_calls(), actions, self._notifications(), self._audit_records())
+
+    def _subscribe_to_topics(self) -> None:
+        sqs, sns = self.aws.client("sqs"), self.aws.client("sns")
+        self._inboxes = {}
+        for level, topic_arn in self.stack.topics.items():
+            url = sqs.create_queue(QueueName=f"inbox-{level.lower()}")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+            self._inboxes[level] = url
+
+    def _notifications(self) -> list[dict]:
+        sqs, received = self.aws.client("sqs"), []
+        for level, url in self._inboxes.items():
+            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                for message in messages:
+                    body = json.loads(message["Body"])
+                    received.append({"level": level, "subject": body.get("Subject", ""), "message": body["Message"]})
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+    def _audit_records(self) -> list[dict]:
+        items = self.aws.client("dynamodb").scan(TableName=self.stack.state_table)["Items"]
+        records = []
+        for item in items:
+            if item["pk"]["S"].startswith("AUDIT#"):
+                records.append({key: next(iter(value.values())) for key, value in item.items()})
+        return sorted(records, key=lambda record: record["sk"])
+
+
+def minutes(count: int) -> timedelta:
+    return timedelta(minutes=count)

@@ -1,0 +1,199 @@
+"""The CDK app's synthesized template, read as CloudFormation would read it, and deployed into the
+embedded emulator: the same state machine definitions, handlers and environment, never a copy.
+
+Only the resource types the stack uses are deployed; CloudFormation itself is not emulated
+(moto's CloudFormation skips alarms and needs assets uploaded first).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENT = "production"
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+
+
+@cache
+def synthesize(environment: str = ENVIRONMENT) -> dict:
+    """Synthesize the app in-process (no AWS calls) and return the environment's template."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import tempfile
+
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    context = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"] | {"acso:only": environment}
+    outdir = tempfile.mkdtemp(prefix="acso-synth-")
+    assembly = build_app(cdk.App(context=context, outdir=outdir)).synth()
+    return assembly.get_stack_by_name(f"AcsoRunbooks-{environment}").template
+
+
+class Resolver:
+    """Resolves the intrinsic functions CDK emits (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select)."""
+
+    def __init__(self, template: dict, account: str, region: str) -> None:
+        self.template = template
+        self.refs: dict[str, str] = {}
+        self.attributes: dict[tuple[str, str], str] = {}
+        self.pseudo = {"AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": "aws",
+                       "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "AcsoRunbooks"}
+        for name, spec in template.get("Parameters", {}).items():
+            if "Default" in spec:
+                self.refs[name] = spec["Default"]
+            elif spec.get("Type", "").startswith("AWS::SSM::Parameter::Value"):
+                self.refs[name] = f"resolved-at-deploy:{spec.get('Default', name)}"
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self._ref(argument)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return self._lookup(self.attributes, (logical_id, attribute), f"{logical_id}.{attribute}")
+            if key == "Fn::Join":
+                separator, parts = argument
+                return separator.join(str(self.resolve(part)) for part in parts)
+            if key == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(index)]
+            if key == "Fn::Sub":
+                text, variables = (argument, {}) if isinstance(argument, str) else argument
+                for name, replacement in variables.items():
+                    text = text.replace("${" + name + "}", str(self.resolve(replacement)))
+                for name in list(self.pseudo) + list(self.refs):
+                    text = text.replace("${" + name + "}", self._ref(name))
+                return text
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _ref(self, name: str) -> str:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        return self._lookup(self.refs, name, name)
+
+    @staticmethod
+    def _lookup(table: dict, key: Any, label: str) -> str:
+        if key not in table:
+            raise KeyError(f"The emulator has not deployed {label} yet (deploy order) or does not support it")
+        return table[key]
+
+
+@dataclass
+class DeployedStack:
+    """What the scenarios need to find in the emulated account, by role rather than logical id."""
+
+    state_machines: dict[str, str] = field(default_factory=dict)
+    """State machine name -> ARN."""
+    state_table: str = ""
+    reports_bucket: str = ""
+    topics: dict[str, str] = field(default_factory=dict)
+    """Escalation level (L1..L4) -> topic ARN."""
+    rules: list[dict] = field(default_factory=list)
+    """[{"name", "pattern" | "schedule", "target" (state machine ARN)}]"""
+    alarms: dict[str, dict] = field(default_factory=dict)
+    """Alarm name -> resolved AWS::CloudWatch::Alarm properties."""
+    metric_filters: list[dict] = field(default_factory=list)
+    function_environment: dict[str, str] = field(default_factory=dict)
+
+
+def _resources(template: dict, resource_type: str) -> list[tuple[str, dict]]:
+    return [(logical_id, resource.get("Properties", {}))
+            for logical_id, resource in template["Resources"].items() if resource["Type"] == resource_type]
+
+
+def load_handler(handler_path: str) -> Callable[[dict, Any], Any]:
+    """`remediation.handlers.high_cpu.normalize` -> the function Lambda would call."""
+    module_name, function_name = handler_path.rsplit(".", 1)
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def deploy(template: dict, aws: Any, account: str = ACCOUNT_ID, region: str = REGION) -> DeployedStack:
+    """Create the template's resources in the emulator, in dependency order."""
+    resolver = Resolver(template, account, region)
+    stack = DeployedStack()
+    client = aws.client
+
+    for logical_id, props in _resources(template, "AWS::KMS::Key"):
+        key_id = client("kms").create_key(Description=props.get("Description", logical_id))["KeyMetadata"]["KeyId"]
+        resolver.refs[logical_id] = key_id
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+    for logical_id, props in _resources(template, "AWS::DynamoDB::GlobalTable"):
+        name = f"acso-state-{logical_id.lower()}"
+        ttl = props.get("TimeToLiveSpecification", {})
+        client("dynamodb").create_table(TableName=name, KeySchema=props["KeySchema"],
+                                        AttributeDefinitions=props["AttributeDefinitions"],
+                                        BillingMode="PAY_PER_REQUEST")
+        if ttl.get("Enabled"):
+            client("dynamodb").update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": ttl["AttributeName"]})
+        resolver.refs[logical_id] = stack.state_table = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+    for logical_id, _props in _resources(template, "AWS::S3::Bucket"):
+        name = f"acso-{logical_id.lower()}"
+        client("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        resolver.refs[logical_id] = stack.reports_bucket = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+    for logical_id, props in _resources(template, "AWS::SNS::Topic"):
+        arn = client("sns").create_topic(Name=props["TopicName"])["TopicArn"]
+        resolver.refs[logical_id] = arn
+        resolver.attributes[(logical_id, "TopicArn")] = arn
+        stack.topics[props["TopicName"].rsplit("-", 1)[-1].upper()] = arn
+
+    for logical_id, props in _resources(template, "AWS::CloudWatch::Alarm"):
+        resolved = resolver.resolve(props)
+        client("cloudwatch").put_metric_alarm(**{key: value for key, value in resolved.items()
+                                                 if key not in {"Metrics"}})
+        resolver.refs[logical_id] = resolved["AlarmName"]
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:cloudwatch:{region}:{account}:alarm:{resolved['AlarmName']}"
+        stack.alarms[resolved["AlarmName"]] = resolved
+
+    for logical_id, props in _resources(template, "AWS::Logs::MetricFilter"):
+        stack.metric_filters.append(resolver.resolve(props) | {"LogicalId": logical_id})
+
+    environments = []
+    for logical_id, props in _resources(template, "AWS::Lambda::Function"):
+        environment = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
+        environments.append(environment)
+        arn = aws.register_function(logical_id, load_handler(props["Handler"]))
+        resolver.refs[logical_id] = logical_id
+        resolver.attributes[(logical_id, "Arn")] = arn
+    if any(environment != environments[0] for environment in environments):
+        raise ValueError("The emulator runs every handler in one process: the stack must give every function "
+                         "the same environment")
+    stack.function_environment = environments[0] if environments else {}
+
+    for logical_id, props in _resources(template, "AWS::StepFunctions::StateMachine"):
+        definition = resolver.resolve(props["DefinitionString"])
+        arn = aws.deploy_state_machine(props["StateMachineName"], definition)
+        resolver.refs[logical_id] = arn
+        resolver.attributes[(logical_id, "Arn")] = arn
+        stack.state_machines[props["StateMachineName"]] = arn
+
+    for logical_id, props in _resources(template, "AWS::Events::Rule"):
+        for target in props.get("Targets", []):
+            rule = {"name": logical_id, "target": resolver.resolve(target["Arn"])}
+            if "EventPattern" in props:
+                rule["pattern"] = resolver.resolve(props["EventPattern"])
+            if "ScheduleExpression" in props:
+                rule["schedule"] = props["ScheduleExpression"]
+            if "Input" in target or "InputPath" in target or "InputTransformer" in target:
+                raise ValueError(f"{logical_id}: target input shaping is not emulated yet")
+            stack.rules.append(rule)
+    return stack

@@ -1,0 +1,153 @@
+"""A simulated ACSO production inside the emulator: the cluster, five agent services, their
+metrics and logs, and how they react to what the runbooks do.
+
+Load model: each service carries a CPU load measured in "task-percent"; its CPU utilization is
+load / running tasks. So scaling out lowers CPU the way it does for a CPU-bound service, and a
+service at its cap stays hot. Memory does not depend on the task count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from simulator.synthesized import DeployedStack
+
+LOG_STREAM = "agents"
+
+
+@dataclass
+class ServiceProfile:
+    desired: int = 2
+    cpu_percent: float = 35.0
+    memory_percent: float = 45.0
+    log_lines_per_hour: int = 60
+    error_share: float = 0.002
+    slow_lines_per_hour: int = 0
+
+
+class SimulatedProduction:
+    def __init__(self, aws: Any, clock: Any, stack: DeployedStack, settings: dict) -> None:
+        self.aws, self.clock, self.stack = aws, clock, stack
+        self.cluster = settings["clusterName"]
+        self.services: dict[str, str] = settings["services"]
+        self.log_group = settings["agentsLogGroup"]
+        self.profiles: dict[str, ServiceProfile] = {}
+        self.load: dict[str, float] = {}
+        self.last_sample: datetime | None = None
+        self._next_sequence = 0
+
+    # -- setup -----------------------------------------------------------------------------------
+    def seed(self, profiles: dict[str, ServiceProfile]) -> None:
+        ecs, logs = self.aws.client("ecs"), self.aws.client("logs")
+        ecs.create_cluster(clusterName=self.cluster)
+        for agent, service_name in self.services.items():
+            profile = profiles.get(agent, ServiceProfile())
+            self.profiles[agent] = profile
+            self.load[agent] = profile.cpu_percent * profile.desired
+            ecs.register_task_definition(
+                family=service_name, cpu="512", memory="1024", requiresCompatibilities=["FARGATE"],
+                networkMode="awsvpc",
+                containerDefinitions=[{"name": "agent", "image": f"acso/{agent}:1.0", "essential": True}],
+            )
+            ecs.create_service(cluster=self.cluster, serviceName=service_name, taskDefinition=service_name,
+                               desiredCount=profile.desired, launchType="FARGATE")
+        self.aws.complete_ecs_deployments(self.cluster)
+        logs.create_log_group(logGroupName=self.log_group)
+        logs.create_log_stream(logGroupName=self.log_group, logStreamName=LOG_STREAM)
+        self._history(hours=24)
+
+    # -- what the world looks like ------------------------------------------------------------------
+    def desired_counts(self) -> dict[str, int]:
+        response = self.aws.client("ecs").describe_services(cluster=self.cluster, services=list(self.services.values()))
+        by_name = {service["serviceName"]: service["desiredCount"] for service in response["services"]}
+        return {agent: by_name[name] for agent, name in self.services.items()}
+
+    def running_counts(self) -> dict[str, int]:
+        response = self.aws.client("ecs").describe_services(cluster=self.cluster, services=list(self.services.values()))
+        by_name = {service["serviceName"]: service["runningCount"] for service in response["services"]}
+        return {agent: by_name[name] for agent, name in self.services.items()}
+
+    def cpu_percent(self, agent: str, running: int) -> float:
+        return min(100.0, self.load[agent] / max(running, 1))
+
+    # -- time passing ------------------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        """Virtual time passes (a Wait state): deployments finish and new samples are published."""
+        self.aws.complete_ecs_deployments(self.cluster)
+        self._sample(self.clock.now())
+
+    def _history(self, hours: int) -> None:
+        now = self.clock.now()
+        start = now - timedelta(hours=hours)
+        for minute in range(0, hours * 60, 5):
+            self._sample(start + timedelta(minutes=minute), with_logs=minute % 60 == 0)
+        self._sample(now)
+
+    def _sample(self, at: datetime, with_logs: bool = True) -> None:
+        running = self.running_counts()
+        data = []
+        for agent, service_name in self.services.items():
+            dimensions = [{"Name": "ClusterName", "Value": self.cluster}, {"Name": "ServiceName", "Value": service_name}]
+            profile = self.profiles[agent]
+            data.append({"MetricName": "CPUUtilization", "Dimensions": dimensions, "Timestamp": at,
+                         "Value": self.cpu_percent(agent, running[agent]), "Unit": "Percent"})
+            data.append({"MetricName": "MemoryUtilization", "Dimensions": dimensions, "Timestamp": at,
+                         "Value": profile.memory_percent, "Unit": "Percent"})
+        self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/ECS", MetricData=data)
+        if with_logs:
+            self._hour_of_logs(at)
+        self.last_sample = at
+
+    def _hour_of_logs(self, at: datetime) -> None:
+        """One hour of agent log lines ending at `at`, and what the stack's metric filters make of them."""
+        lines: list[tuple[datetime, str]] = []
+        for agent, profile in self.profiles.items():
+            error_every = int(1 / profile.error_share) if profile.error_share else 0
+            for index in range(profile.log_lines_per_hour):
+                stamp = at - timedelta(seconds=3600 * (profile.log_lines_per_hour - index) / profile.log_lines_per_hour)
+                if error_every and index % error_every == error_every - 1:
+                    lines.append((stamp, f"ERROR [{agent}] task failed: upstream returned 500"))
+                else:
+                    lines.append((stamp, f"INFO [{agent}] heartbeat ok"))
+            for index in range(profile.slow_lines_per_hour):
+                stamp = at - timedelta(seconds=60 * (index + 1))
+                lines.append((stamp, f"WARN [{agent}] request timeout after 30s, agent performance degraded"))
+        lines.sort()
+        self.put_logs(lines, at)
+
+    def put_logs(self, lines: list[tuple[datetime, str]], at: datetime) -> None:
+        if not lines:
+            return
+        self.aws.client("logs").put_log_events(
+            logGroupName=self.log_group, logStreamName=LOG_STREAM,
+            logEvents=[{"timestamp": int(stamp.timestamp() * 1000), "message": message} for stamp, message in lines],
+        )
+        # CloudWatch turns log lines into metrics through the stack's metric filters; so does the world.
+        for metric_filter in self.stack.metric_filters:
+            transformation = metric_filter["MetricTransformations"][0]
+            count = sum(1 for _, message in lines if _filter_matches(metric_filter["FilterPattern"], message))
+            self.aws.client("cloudwatch").put_metric_data(
+                Namespace=transformation["MetricNamespace"],
+                MetricData=[{"MetricName": transformation["MetricName"], "Timestamp": at, "Value": float(count),
+                             "Unit": "Count"}],
+            )
+
+    # -- faults ------------------------------------------------------------------------------------
+    def set_cpu(self, agent: str, percent: float) -> None:
+        """From now on the service needs this much CPU at its current task count."""
+        self.load[agent] = percent * self.running_counts()[agent]
+        self._sample(self.clock.now(), with_logs=False)
+
+    def stop_tasks(self, agent: str, running: int) -> None:
+        self.aws.set_running_count(self.cluster, self.services[agent], running)
+
+
+def _filter_matches(pattern: str, message: str) -> bool:
+    """CloudWatch filter pattern semantics for the plain term patterns the stack uses."""
+    if pattern.strip() in {"", '""'}:
+        return True
+    terms = re.findall(r'"[^"]*"|\S+', pattern)
+    return all(term.strip('"') in message for term in terms)
