@@ -3,11 +3,16 @@ seeded, events delivered through the synthesized rules, and everything observabl
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
+from remediation import clock
+from remediation.settings import load_settings
 from simulator.emulator import EmbeddedAws, VirtualClock, event_pattern_matches
 from simulator.synthesized import ACCOUNT_ID, REGION, DeployedStack, deploy, synthesize
 from simulator.world import ServiceProfile, SimulatedProduction
@@ -42,16 +47,21 @@ class Outcome:
 class Harness:
     """Context manager: a fresh emulated account per scenario, so scenarios never leak into each other."""
 
-    def __init__(self, profiles: dict[str, ServiceProfile] | None = None) -> None:
+    def __init__(self, profiles: dict[str, ServiceProfile] | None = None, lambda_logs: TextIO | None = None) -> None:
         self.clock = VirtualClock(START)
+        self.lambda_logs = lambda_logs or sys.stderr
         self.profiles = profiles or {}
         self._executions: list[str] = []
 
     def __enter__(self) -> Harness:
         self.aws = EmbeddedAws(self.clock, region=REGION, account_id=ACCOUNT_ID).__enter__()
-        template = synthesize()
-        self.stack: DeployedStack = deploy(template, self.aws)
-        self.aws.set_environment(self.stack.function_environment)
+        clock.use_source(self.clock.now)
+        load_settings.cache_clear()
+        self._stdout = contextlib.redirect_stdout(self.lambda_logs)
+        self._stdout.__enter__()  # Lambda's stdout (Powertools logs and EMF metrics) goes to CloudWatch Logs
+        self.stack: DeployedStack = deploy(synthesize(), self.aws)
+        # Imported only now: Powertools reads POWERTOOLS_* when the handlers' Logger and Metrics are created.
+        importlib.import_module("remediation.observability").logger.registered_handler.stream = self.lambda_logs
         self.settings = json.loads(self.stack.function_environment["ACSO_SETTINGS"])
         self._subscribe_to_topics()
         self.world = SimulatedProduction(self.aws, self.clock, self.stack, self.settings)
@@ -62,7 +72,12 @@ class Harness:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self.aws.__exit__(*exc_info)
+        try:
+            self.aws.__exit__(*exc_info)
+        finally:
+            clock.use_source(None)
+            load_settings.cache_clear()
+            self._stdout.__exit__(*exc_info)
 
     # -- triggers ----------------------------------------------------------------------------------
     def state_machine(self, runbook: str) -> str:
@@ -151,7 +166,9 @@ class Harness:
              "before": self._desired_before[agent], "after": desired_after[agent]}
             for agent in desired_after if desired_after[agent] != self._desired_before[agent]
         ]
-        return Outcome(results, self.aws.api_calls(), actions, self._notifications(), self._audit_records())
+        order = {arn: index for index, arn in enumerate(self._executions)}
+        audit = sorted(self._audit_records(), key=lambda record: (order.get(record["executionArn"], -1), record["sk"]))
+        return Outcome(results, self.aws.api_calls(), actions, self._notifications(), audit)
 
     def _subscribe_to_topics(self) -> None:
         sqs, sns = self.aws.client("sqs"), self.aws.client("sns")
@@ -178,7 +195,7 @@ class Harness:
         for item in items:
             if item["pk"]["S"].startswith("AUDIT#"):
                 records.append({key: next(iter(value.values())) for key, value in item.items()})
-        return sorted(records, key=lambda record: record["sk"])
+        return records
 
 
 def minutes(count: int) -> timedelta:

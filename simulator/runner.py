@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from simulator.harness import Harness, Outcome
 from simulator.scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario
 
 REPORT_PATH = Path("simulation-report.json")
+LAMBDA_LOG_PATH = Path("simulation-output/lambda-logs.jsonl")
 
 
-def run_scenario(scenario: Scenario) -> dict[str, Any]:
+def run_scenario(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[str, Any]:
     started = time.perf_counter()
-    with Harness(scenario.profiles) as harness:
+    with Harness(scenario.profiles, lambda_logs) as harness:
         scenario.act(harness)
         outcome = harness.outcome()
     try:
@@ -91,13 +93,17 @@ def run(names: list[str]) -> int:
         print(f"Unknown scenario(s): {', '.join(unknown)}. Known: {', '.join(SCENARIOS_BY_NAME)}")
         return 2
     selected = [SCENARIOS_BY_NAME[name] for name in names] if names else SCENARIOS
+    LAMBDA_LOG_PATH.parent.mkdir(exist_ok=True)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # failed executions are reported below, not traced
     started = time.perf_counter()
-    reports = [run_scenario(scenario) for scenario in selected]
+    with LAMBDA_LOG_PATH.open("w") as lambda_logs:
+        reports = [run_scenario(scenario, lambda_logs) for scenario in selected]
     for report in reports:
         print_timeline(report)
     passed = sum(report["passed"] for report in reports)
     elapsed = time.perf_counter() - started
-    print(f"\n{passed}/{len(reports)} scenarios passed in {elapsed:.1f} s; report: {REPORT_PATH}")
+    print(f"\n{passed}/{len(reports)} scenarios passed in {elapsed:.1f} s; report: {REPORT_PATH}; "
+          f"handler logs: {LAMBDA_LOG_PATH}")
     REPORT_PATH.write_text(json.dumps({"scenarios": reports, "passed": passed, "total": len(reports),
                                        "wall_seconds": round(elapsed, 2)}, indent=2) + "\n")
     return 0 if passed == len(reports) else 1

@@ -6,6 +6,7 @@ A scenario passes only when each of its expectations holds; expectations look at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +39,11 @@ def _failed_at_first_state_with_invalid_input(outcome: Outcome) -> bool:
         and "AcquireGuard" not in execution.state_transitions
         for execution in outcome.executions
     )
+
+
+def _tells_what_to_fix(cause: str | None) -> bool:
+    message = json.loads(cause or "{}").get("errorMessage", "")
+    return any(hint in message for hint in ("Start this runbook with", "Expected", "Configured agents", "acts only on"))
 
 
 # -- daily-health-check ---------------------------------------------------------------------------------
@@ -95,8 +101,7 @@ def _expect_rejected(o: Outcome) -> list[tuple[str, bool]]:
     return [
         ("every execution failed at the first state with InvalidInput",
          bool(o.executions) and _failed_at_first_state_with_invalid_input(o)),
-        ("the console shows a readable cause", all("Expected" in (e.cause or "") or "Unknown service" in (e.cause or "")
-                                                   or "account" in (e.cause or "") for e in o.executions)),
+        ("the console shows what to fix", all(_tells_what_to_fix(execution.cause) for execution in o.executions)),
         ("no write to production", o.write_calls == 0 and not o.actions),
         ("each rejection is audited", _decisions(o) == ["rejected"] * len(o.executions)),
         ("no page for a rejected input", o.notifications == []),

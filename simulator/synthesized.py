@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,9 +23,16 @@ ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 
 
+@dataclass(frozen=True)
+class Synthesized:
+    template: dict
+    assets: dict[str, Path]
+    """S3 object key (as the template references it) -> the asset file in the cloud assembly."""
+
+
 @cache
-def synthesize(environment: str = ENVIRONMENT) -> dict:
-    """Synthesize the app in-process (no AWS calls) and return the environment's template."""
+def synthesize(environment: str = ENVIRONMENT) -> Synthesized:
+    """Synthesize the app in-process (no AWS calls): the environment's template and its file assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import tempfile
 
@@ -35,7 +43,14 @@ def synthesize(environment: str = ENVIRONMENT) -> dict:
     context = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"] | {"acso:only": environment}
     outdir = tempfile.mkdtemp(prefix="acso-synth-")
     assembly = build_app(cdk.App(context=context, outdir=outdir)).synth()
-    return assembly.get_stack_by_name(f"AcsoRunbooks-{environment}").template
+    stack_name = f"AcsoRunbooks-{environment}"
+    manifest = json.loads((Path(outdir) / f"{stack_name}.assets.json").read_text())
+    assets = {
+        destination["objectKey"]: Path(outdir) / entry["source"]["path"]
+        for entry in manifest.get("files", {}).values()
+        for destination in entry["destinations"].values()
+    }
+    return Synthesized(assembly.get_stack_by_name(stack_name).template, assets)
 
 
 class Resolver:
@@ -121,8 +136,23 @@ def load_handler(handler_path: str) -> Callable[[dict, Any], Any]:
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def deploy(template: dict, aws: Any, account: str = ACCOUNT_ID, region: str = REGION) -> DeployedStack:
+def state_machine_definition(props: dict, resolver: Resolver, assets: dict[str, Path]) -> str:
+    """The definition CloudFormation would create: the uploaded ASL asset, DefinitionSubstitutions applied."""
+    if "DefinitionString" in props:
+        definition = resolver.resolve(props["DefinitionString"])
+    else:
+        definition = assets[props["DefinitionS3Location"]["Key"]].read_text()
+    for name, value in resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
+        definition = definition.replace("${" + name + "}", str(value))
+    leftover = re.findall(r"\$\{\w+\}", definition)
+    if leftover:
+        raise ValueError(f"{props['StateMachineName']}: unsubstituted placeholders {sorted(set(leftover))}")
+    return definition
+
+
+def deploy(synthesized: Synthesized, aws: Any, account: str = ACCOUNT_ID, region: str = REGION) -> DeployedStack:
     """Create the template's resources in the emulator, in dependency order."""
+    template = synthesized.template
     resolver = Resolver(template, account, region)
     stack = DeployedStack()
     client = aws.client
@@ -167,20 +197,23 @@ def deploy(template: dict, aws: Any, account: str = ACCOUNT_ID, region: str = RE
     for logical_id, props in _resources(template, "AWS::Logs::MetricFilter"):
         stack.metric_filters.append(resolver.resolve(props) | {"LogicalId": logical_id})
 
-    environments = []
-    for logical_id, props in _resources(template, "AWS::Lambda::Function"):
-        environment = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
-        environments.append(environment)
-        arn = aws.register_function(logical_id, load_handler(props["Handler"]))
-        resolver.refs[logical_id] = logical_id
-        resolver.attributes[(logical_id, "Arn")] = arn
+    # Handlers run in this process, so they share one environment, set before their modules are imported
+    # (Powertools reads POWERTOOLS_* when Logger and Metrics are created).
+    functions = _resources(template, "AWS::Lambda::Function")
+    environments = [resolver.resolve(props.get("Environment", {}).get("Variables", {})) for _, props in functions]
     if any(environment != environments[0] for environment in environments):
         raise ValueError("The emulator runs every handler in one process: the stack must give every function "
                          "the same environment")
     stack.function_environment = environments[0] if environments else {}
+    aws.set_environment(stack.function_environment)
+    for logical_id, props in functions:
+        arn = aws.register_function(logical_id, load_handler(props["Handler"]), timeout_s=props.get("Timeout", 3),
+                                    memory_mb=props.get("MemorySize", 128))
+        resolver.refs[logical_id] = logical_id
+        resolver.attributes[(logical_id, "Arn")] = arn
 
     for logical_id, props in _resources(template, "AWS::StepFunctions::StateMachine"):
-        definition = resolver.resolve(props["DefinitionString"])
+        definition = state_machine_definition(props, resolver, synthesized.assets)
         arn = aws.deploy_state_machine(props["StateMachineName"], definition)
         resolver.refs[logical_id] = arn
         resolver.attributes[(logical_id, "Arn")] = arn

@@ -8,11 +8,11 @@ service at its cap stays hot. Memory does not depend on the task count.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulator.emulator import log_filter_matches
 from simulator.synthesized import DeployedStack
 
 LOG_STREAM = "agents"
@@ -77,16 +77,22 @@ class SimulatedProduction:
     def advance(self, seconds: float) -> None:
         """Virtual time passes (a Wait state): deployments finish and new samples are published."""
         self.aws.complete_ecs_deployments(self.cluster)
-        self._sample(self.clock.now())
+        self._sample(self._last_minute())
+
+    def _last_minute(self) -> datetime:
+        """CloudWatch stamps a datapoint with the start of its minute, and queries exclude their end time."""
+        return self.clock.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
 
     def _history(self, hours: int) -> None:
-        now = self.clock.now()
-        start = now - timedelta(hours=hours)
-        for minute in range(0, hours * 60, 5):
-            self._sample(start + timedelta(minutes=minute), with_logs=minute % 60 == 0)
+        """Two hours of 5-minute utilization samples and a day of logs, ending just before now."""
+        now = self._last_minute()
+        for minutes_ago in range(120, 0, -5):
+            self._sample(now - timedelta(minutes=minutes_ago))
+        for hours_ago in range(hours, 0, -1):
+            self._hour_of_logs(now - timedelta(hours=hours_ago - 1))
         self._sample(now)
 
-    def _sample(self, at: datetime, with_logs: bool = True) -> None:
+    def _sample(self, at: datetime) -> None:
         running = self.running_counts()
         data = []
         for agent, service_name in self.services.items():
@@ -97,8 +103,6 @@ class SimulatedProduction:
             data.append({"MetricName": "MemoryUtilization", "Dimensions": dimensions, "Timestamp": at,
                          "Value": profile.memory_percent, "Unit": "Percent"})
         self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/ECS", MetricData=data)
-        if with_logs:
-            self._hour_of_logs(at)
         self.last_sample = at
 
     def _hour_of_logs(self, at: datetime) -> None:
@@ -128,7 +132,7 @@ class SimulatedProduction:
         # CloudWatch turns log lines into metrics through the stack's metric filters; so does the world.
         for metric_filter in self.stack.metric_filters:
             transformation = metric_filter["MetricTransformations"][0]
-            count = sum(1 for _, message in lines if _filter_matches(metric_filter["FilterPattern"], message))
+            count = sum(1 for _, message in lines if log_filter_matches(metric_filter["FilterPattern"], message))
             self.aws.client("cloudwatch").put_metric_data(
                 Namespace=transformation["MetricNamespace"],
                 MetricData=[{"MetricName": transformation["MetricName"], "Timestamp": at, "Value": float(count),
@@ -139,15 +143,8 @@ class SimulatedProduction:
     def set_cpu(self, agent: str, percent: float) -> None:
         """From now on the service needs this much CPU at its current task count."""
         self.load[agent] = percent * self.running_counts()[agent]
-        self._sample(self.clock.now(), with_logs=False)
+        self._sample(self._last_minute())
 
     def stop_tasks(self, agent: str, running: int) -> None:
         self.aws.set_running_count(self.cluster, self.services[agent], running)
 
-
-def _filter_matches(pattern: str, message: str) -> bool:
-    """CloudWatch filter pattern semantics for the plain term patterns the stack uses."""
-    if pattern.strip() in {"", '""'}:
-        return True
-    terms = re.findall(r'"[^"]*"|\S+', pattern)
-    return all(term.strip('"') in message for term in terms)

@@ -86,8 +86,9 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
         return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would scale {counts}",
                         [f"What would happen: {why}", "", *lines], before, after)
     verification = state.get("verification", {})
+    observed = verification.get("service", after)
     summary = (f"scaled {service} from {before['desired_count']} to {after['desired_count']} tasks; "
-               f"{after['running_count']} running, CPU now {_percent(verification.get('cpuLatestPercent'))} "
+               f"{observed['running_count']} running, CPU now {_percent(verification.get('cpuLatestPercent'))} "
                f"(threshold {verification.get('cpuThresholdPercent')} %)")
     if verification.get("verified"):
         return Decision("acted", summary, "L1", f"{prefix}: scaled out {counts}, CPU back under threshold",
@@ -119,7 +120,7 @@ def health_check(state: dict, context: RunContext) -> Decision:
     scopes = sorted({criterion["scope"] for criterion in failed})
     return Decision("degraded", f"{len(failed)} criteria failed: " + "; ".join(
         f"{c['scope']} {c['criterion']}" for c in failed), "L1",
-        f"{prefix}: {len(failed)} failed ({', '.join(scopes)})", lines)
+        f"{prefix}: DEGRADED, {len(failed)} checks failed ({len(scopes)} scopes)", lines)
 
 
 def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decision:

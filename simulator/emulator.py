@@ -1,0 +1,755 @@
+"""Embedded AWS for offline runbook simulation: moto's Step Functions interpreter + Python Lambda handlers.
+
+Why this module exists: the runbooks are Step Functions state machines whose Lambda tasks are Python
+handlers. To prove them offline we run the real ASL definition in moto's interpreter
+(``execute_state_machine``), route Lambda invocations to the Python handlers in-process, replace real
+sleeping (Wait states, Retry back-off) by a virtual clock, and count the AWS API calls the product makes.
+
+This is the ONLY module that touches moto internals. Each patch is installed on ``EmbeddedAws.__enter__``,
+removed on ``__exit__``, and has a canary test in ``tests/unit/test_emulator.py`` so that a moto upgrade
+that moves the hooked code fails loudly instead of silently sleeping or miscounting.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+import io
+import json
+import logging
+import math
+import os
+import re
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, Self
+from unittest import mock
+
+import boto3
+import botocore.client
+import botocore.session
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import patch_client
+from moto.dynamodb.models import DynamoDBBackend
+from moto.ecs.models import ecs_backends
+from moto.logs.utils import EventMessageFilter
+from moto.events.models import EventPattern
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+__all__ = [
+    "ACCOUNT_ID",
+    "EmbeddedAws",
+    "ExecutionResult",
+    "ExecutionStillRunningError",
+    "LambdaContext",
+    "LambdaHandler",
+    "VirtualClock",
+    "event_pattern_matches",
+    "log_filter_matches",
+]
+
+LOG = logging.getLogger(__name__)
+
+LambdaHandler = Callable[[Any, "LambdaContext"], Any]
+
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+SIMULATOR_ROLE_NAME = "embedded-aws-execution-role"
+_RUNNING = "RUNNING"
+# Marker keys stored in a botocore client's __dict__ (BaseClient.__getattr__ would fire events otherwise).
+_UNCOUNTED_MARKER = "_embedded_aws_uncounted"
+_STUBBED_MARKER = "_embedded_aws_stubbed"
+_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+# Variables that would make botocore look for real credentials/profiles while the fake ones are active.
+_CLEARED_ENV = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
+class VirtualClock:
+    """Simulated wall clock, so that hour-long Waits and Retry back-offs cost no real time.
+
+    Thread-safe: moto runs each execution (and each Parallel branch / Task timeout guard) in its own thread.
+    Time only moves forward. Concurrent waits are serialised on this single timeline (two executions each
+    waiting 60 s move the clock by 120 s); sequential behaviour within one execution is exact.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        start = start or datetime(2024, 1, 1, tzinfo=UTC)
+        if start.tzinfo is None:
+            raise ValueError("VirtualClock needs a timezone-aware start datetime")
+        self._now = start.astimezone(UTC)
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[float], None]] = []
+
+    def now(self) -> datetime:
+        """Current virtual instant (UTC, timezone-aware)."""
+        with self._lock:
+            return self._now
+
+    def on_advance(self, listener: Callable[[float], None]) -> None:
+        """Call ``listener(seconds)`` after every forward move, so a simulated world can evolve with time.
+
+        Listeners run in the thread that advanced the clock (often a moto interpreter thread), outside the
+        clock's lock; an exception they raise propagates to that caller (e.g. fails the Wait state).
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock forward by ``seconds`` and return the new instant."""
+        if seconds < 0:
+            raise ValueError(f"cannot move a VirtualClock backwards ({seconds} s)")
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            now, listeners = self._now, list(self._listeners)
+        if seconds > 0:
+            for listener in listeners:
+                listener(seconds)
+        return now
+
+    def advance_to(self, instant: datetime) -> datetime:
+        """Move the clock to ``instant`` if that is later than now (no-op otherwise); return the new now."""
+        if instant.tzinfo is None:
+            raise ValueError("advance_to needs a timezone-aware datetime")
+        with self._lock:
+            seconds = max(0.0, (instant.astimezone(UTC) - self._now).total_seconds())
+        return self.advance(seconds)
+
+
+@dataclass
+class LambdaContext:
+    """The subset of the Lambda runtime context that handlers (and Powertools' inject_lambda_context) read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+    deadline_monotonic: float = field(default=0.0, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Wall-clock milliseconds left before the function's configured timeout."""
+        return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class _RegisteredFunction:
+    handler: LambdaHandler
+    arn: str
+    timeout_s: int
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """Outcome of one state machine execution, as read back through the Step Functions API."""
+
+    execution_arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+    state_transitions: list[str]
+
+
+class ExecutionStillRunningError(TimeoutError):
+    """The execution did not leave RUNNING within the wall-clock budget (usually a hung handler or loop)."""
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    raise NotImplementedError\n")
+    return buffer.getvalue()
+
+
+@functools.cache
+def _simulator_session(region: str) -> boto3.Session:
+    """One process-wide session (and model cache) per region for the simulator's own, uncounted clients.
+
+    Cached as a boto3 session, not only a botocore one: boto3 registers its client customisations on the
+    botocore session once, and a second boto3.Session over the same one fails to inject them again.
+    """
+    return boto3.Session(
+        botocore_session=botocore.session.Session(),
+        region_name=region,
+        aws_access_key_id=_FAKE_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=_FAKE_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _mark_uncounted(client: botocore.client.BaseClient) -> botocore.client.BaseClient:
+    client.__dict__[_UNCOUNTED_MARKER] = True
+    return client
+
+
+def _header(headers: Any, name: str, default: str) -> str:
+    """Case-insensitive header lookup (moto hands over werkzeug/botocore header objects or dicts)."""
+    for key, value in dict(headers or {}).items():
+        if key.lower() == name.lower():
+            return value
+    return default
+
+
+def _decimal_as_number(value: Any) -> Any:
+    """The Lambda Python runtime (awslambdaric) encodes Decimal (e.g. from DynamoDB) as a JSON number."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _function_error_payload(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
+    """Body the Python Lambda runtime returns for an unhandled exception (with X-Amz-Function-Error)."""
+    body = {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
+    return json.dumps(body).encode("utf-8")
+
+
+class EmbeddedAws:
+    """moto ``mock_aws`` with in-process Lambda handlers, virtual time and API call accounting.
+
+    Usage::
+
+        with EmbeddedAws(VirtualClock(), region="eu-west-1") as aws:
+            aws.register_function("guard", guard.handler)
+            arn = aws.deploy_state_machine("runbook", definition)
+            result = aws.run_execution(arn, {"alarm": "..."})
+
+    Only one instance may be active at a time: the moto patches are process-wide.
+    """
+
+    _active_lock = threading.Lock()
+    _active: EmbeddedAws | None = None
+
+    def __init__(
+        self, clock: VirtualClock | None = None, region: str = "eu-west-1", account_id: str = ACCOUNT_ID
+    ) -> None:
+        if account_id != ACCOUNT_ID:  # moto serves fake credentials from its default account only
+            raise ValueError(f"moto's default account {ACCOUNT_ID} only, not {account_id}")
+        self.clock = clock or VirtualClock()
+        self.region = region
+        self.account_id = account_id
+        self._saved_environment: dict[str, str | None] = {}
+        self._functions: dict[str, _RegisteredFunction] = {}
+        self._functions_lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        self._started_executions: list[str] = []
+        self._inflight = 0  # handler invocations running now (see _drain_handlers)
+        self._inflight_changed = threading.Condition()
+        self._exit_stack: ExitStack | None = None
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._role_arn: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Self:
+        with EmbeddedAws._active_lock:
+            if EmbeddedAws._active is not None:
+                raise RuntimeError("another EmbeddedAws is already active; moto patches are process-wide")
+            EmbeddedAws._active = self
+        stack = ExitStack()
+        try:
+            stack.enter_context(self._fake_environment())
+            stack.enter_context(mock_aws(config=MOTO_CONFIG))
+            self._install_moto_patches(stack)
+            # Simulator-side clients come from their own session and are marked as not counted. Its botocore
+            # session is shared across instances: loading service models (iam, lambda...) costs ~0.1 s each.
+            self._session = _simulator_session(self.region)
+        except BaseException:
+            stack.close()
+            with EmbeddedAws._active_lock:
+                EmbeddedAws._active = None
+            raise
+        self._exit_stack = stack
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._stop_running_executions()
+            self._drain_handlers()
+        finally:
+            assert self._exit_stack is not None
+            self._exit_stack.close()
+            self._exit_stack = None
+            self._restore_environment()
+            self._session = None
+            self._clients.clear()
+            with EmbeddedAws._active_lock:
+                EmbeddedAws._active = None
+
+    def set_environment(self, variables: dict[str, str]) -> None:
+        """Set the Lambda functions' environment variables (process-wide: handlers run in-process).
+
+        Restored on exit, so every function shares one environment, as the deployed stack must ensure.
+        """
+        if self._exit_stack is None:
+            raise RuntimeError("EmbeddedAws is not active (use it as a context manager)")
+        for name, value in variables.items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            os.environ[name] = str(value)
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+
+    @contextmanager
+    def _fake_environment(self) -> Iterator[None]:
+        """Fake credentials + region so no client ever resolves real ones; restores the env on exit."""
+        names = (*_FAKE_ENV, "AWS_DEFAULT_REGION", "AWS_REGION", *_CLEARED_ENV)
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ.update(_FAKE_ENV)
+        os.environ["AWS_DEFAULT_REGION"] = self.region
+        os.environ["AWS_REGION"] = self.region
+        for name in _CLEARED_ENV:
+            os.environ.pop(name, None)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def _stop_running_executions(self) -> None:
+        """Stop executions left RUNNING so their threads do not call (unmocked) AWS after mock_aws ends."""
+        if self._session is None:
+            return
+        sfn = self.client("stepfunctions")
+        for arn in self._started_executions:
+            try:
+                if sfn.describe_execution(executionArn=arn)["status"] == _RUNNING:
+                    sfn.stop_execution(executionArn=arn, error="EmbeddedAws.Closed")
+            except Exception:  # best effort during teardown
+                LOG.warning("could not stop execution %s", arn, exc_info=True)
+
+    def _drain_handlers(self, timeout_s: float = 5.0) -> None:
+        """Give in-flight handlers (e.g. one past its Task timeout) time to finish while AWS is still mocked.
+
+        A handler thread that outlives mock_aws would send its boto3 calls to real AWS endpoints.
+        """
+        with self._inflight_changed:
+            if not self._inflight_changed.wait_for(lambda: self._inflight == 0, timeout=timeout_s):
+                LOG.warning("%d Lambda handler(s) still running after EmbeddedAws exit", self._inflight)
+
+    # ------------------------------------------------------------------ moto patches
+
+    def _install_moto_patches(self, stack: ExitStack) -> None:
+        clock = self.clock
+        embedded = self
+
+        # PATCH 1 - moto/awslambda_simple/models.py LambdaSimpleBackend.invoke: run the registered Python
+        # handler in-process instead of echoing the payload. Both `arn:aws:lambda:...` Tasks and
+        # `arn:aws:states:::lambda:invoke` get here: lambda client -> LambdaResponse.invoke -> backend.invoke.
+        def invoke(  # noqa: PLR0917 - moto calls it with this positional signature
+            backend: LambdaSimpleBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: dict[str, str],
+        ) -> bytes | None:
+            return embedded._invoke_handler(
+                backend,
+                function_name=function_name,
+                qualifier=qualifier,
+                body=body,
+                headers=headers,
+                response_headers=response_headers,
+            )
+
+        stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+
+        # PATCH 2 - moto/.../wait/wait_function/wait_function.py WaitFunction._wait_interval: the one place
+        # where Wait (Seconds, SecondsPath, Timestamp[Path]) blocks on a real Event; advance the clock there.
+        def wait_interval(_wait_function: WaitFunction, env: Any, wait_seconds: int) -> None:
+            if wait_seconds > 0:
+                clock.advance(wait_seconds)
+
+        stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
+
+        # PATCH 3 - moto/.../wait/wait_function/timestamp.py Timestamp._get_wait_seconds: moto measures the
+        # target against naive local datetime.now(); measure it against the virtual clock (UTC) instead.
+        def timestamp_wait_seconds(self: Timestamp, env: Any) -> int:
+            self.string.eval(env=env)
+            timestamp_str: str = env.stack.pop()
+            target = self._from_timestamp_string(timestamp=timestamp_str)
+            if target is None:
+                raise FailureEventException(self._create_failure_event(env, timestamp_str))
+            delta = target.replace(tzinfo=UTC) - clock.now()
+            return max(0, math.ceil(delta.total_seconds()))
+
+        stack.enter_context(mock.patch.object(Timestamp, "_get_wait_seconds", timestamp_wait_seconds))
+
+        # PATCH 4 - moto/.../common/retry/retrier_decl.py module global `time`: RetrierDecl._eval_body calls
+        # time.sleep(interval); give that module a `time` whose only member advances the virtual clock.
+        # Deliberately sleep-only: if moto starts using another time function there, it fails loudly.
+        stack.enter_context(mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=clock.advance)))
+
+        # PATCH 5 - botocore BaseClient._make_api_call (every client method, paginator and waiter goes through
+        # it, including clients created before EmbeddedAws started): count "<client name>.<Operation>".
+        original_make_api_call = botocore.client.BaseClient._make_api_call
+
+        def make_api_call(client: botocore.client.BaseClient, operation_name: str, api_params: Any) -> Any:
+            if not client.__dict__.get(_STUBBED_MARKER):
+                # Safety net: a client created before `import moto` lacks moto's before-send hook and
+                # would talk to real AWS; moto's own patch_client attaches it (idempotently).
+                patch_client(client)
+                client.__dict__[_STUBBED_MARKER] = True
+            if not client.__dict__.get(_UNCOUNTED_MARKER):
+                embedded._count(f"{client.meta.service_model.service_name}.{operation_name}")
+            return original_make_api_call(client, operation_name, api_params)
+
+        stack.enter_context(mock.patch.object(botocore.client.BaseClient, "_make_api_call", make_api_call))
+
+        # PATCH 6 - moto/.../state_task/lambda_eval_utils.py module global `boto_client_for`: the lambda
+        # clients the interpreter creates to run Lambda Tasks are marked uncounted. We deliberately exclude
+        # that `lambda.Invoke`: it is Step Functions running a task, not a call the product code makes.
+        original_boto_client_for = lambda_eval_utils.boto_client_for
+
+        def boto_client_for(*args: Any, **kwargs: Any) -> botocore.client.BaseClient:
+            return _mark_uncounted(original_boto_client_for(*args, **kwargs))
+
+        stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for))
+
+        # PATCH 7 - moto/logs/utils.py EventMessageFilter: moto treats a pattern starting with "?" as
+        # "match everything" and bare terms as one phrase; apply CloudWatch's term semantics instead.
+        def filter_init(self: EventMessageFilter, pattern: str) -> None:
+            self.pattern = pattern or ""
+
+        def filter_matches(self: EventMessageFilter, message: str) -> bool:
+            return log_filter_matches(self.pattern, message)
+
+        stack.enter_context(mock.patch.object(EventMessageFilter, "__init__", filter_init))
+        stack.enter_context(mock.patch.object(EventMessageFilter, "matches", filter_matches))
+
+        # PATCH 8 - moto/dynamodb/models DynamoDBBackend writes: DynamoDB evaluates a condition and writes
+        # atomically; moto does not lock, so concurrent executions could both win a conditional put.
+        write_lock = threading.RLock()
+        for method in ("put_item", "update_item", "delete_item", "transact_write_items"):
+            original = getattr(DynamoDBBackend, method)
+
+            def atomic(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+                with write_lock:
+                    return _original(*args, **kwargs)
+
+            stack.enter_context(mock.patch.object(DynamoDBBackend, method, atomic))
+
+        # PATCH 9 - moto/ecs/models.py EC2ContainerServiceBackend.update_service: moto makes a new desired
+        # count run instantly; ECS starts tasks over minutes. Keep the running count until virtual time
+        # passes (complete_ecs_deployments), so a runbook that does not wait cannot see its fix as done.
+        ecs_backend_class = type(ecs_backends[self.account_id][self.region])
+        original_update_service = ecs_backend_class.update_service
+
+        def update_service(backend: Any, service_properties: dict[str, Any]) -> Any:
+            key = f"{service_properties.get('cluster', 'default').split('/')[-1]}:" \
+                  f"{service_properties['service'].split('/')[-1]}"
+            previous = backend.services.get(key)
+            running_before = previous.running_count if previous else None
+            service = original_update_service(backend, service_properties)
+            if running_before is not None and service.running_count != running_before:
+                service.running_count = running_before
+                service.pending_count = max(service.desired_count - running_before, 0)
+                if service.deployments:
+                    service.deployments[0].update(rolloutState="IN_PROGRESS", runningCount=running_before,
+                                                  desiredCount=service.desired_count)
+            return service
+
+        stack.enter_context(mock.patch.object(ecs_backend_class, "update_service", update_service))
+
+    # ------------------------------------------------------------------ simulated ECS
+
+    def _ecs_service(self, cluster: str, service_name: str) -> Any:
+        return ecs_backends[self.account_id][self.region].services[f"{cluster}:{service_name}"]
+
+    def complete_ecs_deployments(self, cluster: str) -> None:
+        """ECS has had the time to start or stop tasks: every service runs its desired count."""
+        for key, service in ecs_backends[self.account_id][self.region].services.items():
+            if key.startswith(f"{cluster}:") and service.running_count != service.desired_count:
+                self.set_running_count(cluster, service.name, service.desired_count)
+
+    def set_running_count(self, cluster: str, service_name: str, running: int) -> None:
+        """Tasks started or stopped outside any API call (a crash, a finished rollout)."""
+        service = self._ecs_service(cluster, service_name)
+        service.running_count = running
+        service.pending_count = max(service.desired_count - running, 0)
+        if service.deployments:
+            done = running >= service.desired_count
+            service.deployments[0].update(rolloutState="COMPLETED" if done else "IN_PROGRESS",
+                                          runningCount=running, desiredCount=service.desired_count)
+
+    # ------------------------------------------------------------------ Lambda
+
+    def register_function(
+        self, function_name: str, handler: LambdaHandler, *, timeout_s: int = 900, memory_mb: int = 128
+    ) -> str:
+        """Create the Lambda function in moto (so its ARN resolves) and route its invocations to ``handler``.
+
+        Registering an existing name again just swaps the handler. Returns the function ARN.
+        """
+        with self._functions_lock:
+            existing = self._functions.get(function_name)
+        if existing is not None:
+            arn = existing.arn
+        else:
+            arn = self.client("lambda").create_function(
+                FunctionName=function_name,
+                Runtime="python3.12",
+                Role=self._execution_role_arn(),
+                Handler="index.handler",
+                Code={"ZipFile": _dummy_zip()},
+                Timeout=timeout_s,
+                MemorySize=memory_mb,
+            )["FunctionArn"]
+        with self._functions_lock:
+            self._functions[function_name] = _RegisteredFunction(handler, arn, timeout_s, memory_mb)
+        return arn
+
+    def _invoke_handler(
+        self,
+        backend: LambdaSimpleBackend,
+        *,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes | None:
+        """Behave like the Python Lambda runtime: JSON in, JSON out, unhandled exception -> function error."""
+        function = backend.get_function(function_name, qualifier)  # raises ResourceNotFound like AWS
+        invocation_type = _header(headers, "X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return b""
+        request_id = str(uuid.uuid4())
+        with self._functions_lock:
+            registered = self._functions.get(function.function_name)
+        if registered is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            message = f"No handler registered for {function.function_name} (EmbeddedAws.register_function)"
+            return _function_error_payload("Runtime.HandlerNotFound", message, request_id, [])
+
+        invoked_arn = function_name if function_name.startswith("arn:") else registered.arn
+        if qualifier and not function_name.startswith("arn:"):
+            invoked_arn = f"{invoked_arn}:{qualifier}"
+        context = LambdaContext(
+            function_name=function.function_name,
+            invoked_function_arn=invoked_arn,
+            memory_limit_in_mb=registered.memory_mb,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{function.function_name}",
+            log_stream_name=f"{self.clock.now():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
+            deadline_monotonic=time.monotonic() + registered.timeout_s,
+        )
+        raw = body.decode("utf-8") if isinstance(body, bytes) else body
+        event = json.loads(raw) if raw else {}
+        with self._inflight_changed:
+            self._inflight += 1
+        try:
+            result = registered.handler(event, context)
+        except Exception as error:
+            if invocation_type == "Event":  # async: the caller never sees the error
+                LOG.warning("async invocation of %s failed", function.function_name, exc_info=True)
+                return b""
+            # The Python runtime reports errorType = exception class name (no module), HTTP 200 and the
+            # X-Amz-Function-Error header; moto's SFN interpreter reads that header (FunctionError) and maps
+            # Error := payload.errorType, Cause := payload JSON, exactly as Step Functions does.
+            response_headers["x-amz-function-error"] = "Unhandled"
+            handler_frames = error.__traceback__.tb_next if error.__traceback__ else None  # drop our frame
+            stack = traceback.format_tb(handler_frames)
+            return _function_error_payload(type(error).__name__, str(error), request_id, stack)
+        finally:
+            with self._inflight_changed:
+                self._inflight -= 1
+                self._inflight_changed.notify_all()
+        if invocation_type == "Event":
+            return b""
+        if isinstance(result, bytes):  # the runtime passes bytes through untouched
+            return result
+        try:
+            return json.dumps(result, default=_decimal_as_number).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            message = f"Unable to marshal response: {error}"
+            return _function_error_payload("Runtime.MarshalError", message, request_id, [])
+
+    def _execution_role_arn(self) -> str:
+        """One IAM role for functions and state machines (moto's Lambda insists that the role exists)."""
+        if self._role_arn is None:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            self._role_arn = self.client("iam").create_role(
+                RoleName=SIMULATOR_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
+            )["Role"]["Arn"]
+        return self._role_arn
+
+    # ------------------------------------------------------------------ API accounting
+
+    def client(self, service_name: str) -> Any:
+        """boto3 client for simulator/test code: same moto backend, but its calls are NOT counted."""
+        if self._session is None:
+            raise RuntimeError("EmbeddedAws is not active (use it as a context manager)")
+        with self._clients_lock:  # botocore clients are thread-safe; creating one costs ~10 ms
+            if service_name not in self._clients:
+                client = self._session.client(service_name, region_name=self.region)
+                self._clients[service_name] = _mark_uncounted(client)
+            return self._clients[service_name]
+
+    def _count(self, key: str) -> None:
+        with self._calls_lock:
+            self._calls[key] += 1
+
+    def api_calls(self) -> dict[str, int]:
+        """Calls made by product code (handlers, state machine service integrations): {"sns.Publish": 1}."""
+        with self._calls_lock:
+            return dict(self._calls)
+
+    def reset_api_calls(self) -> None:
+        """Forget the calls counted so far (e.g. after scenario set-up that used default-session clients)."""
+        with self._calls_lock:
+            self._calls.clear()
+
+    # ------------------------------------------------------------------ Step Functions
+
+    def deploy_state_machine(
+        self,
+        name: str,
+        definition: dict[str, Any] | str,
+        role_arn: str | None = None,
+    ) -> str:
+        """Create a STANDARD state machine from an ASL dict or JSON string; returns its ARN."""
+        body = definition if isinstance(definition, str) else json.dumps(definition)
+        return self.client("stepfunctions").create_state_machine(
+            name=name, definition=body, roleArn=role_arn or self._execution_role_arn()
+        )["stateMachineArn"]
+
+    def start_execution(
+        self, state_machine_arn: str, input: dict[str, Any] | None = None, name: str | None = None
+    ) -> str:
+        """Start an execution without waiting (several may run concurrently); returns the execution ARN."""
+        # moto builds the ARN from `name` verbatim (":None" when omitted), so always pass one.
+        response = self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn,
+            name=name or f"exec-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(input if input is not None else {}),
+        )
+        self._started_executions.append(response["executionArn"])
+        return response["executionArn"]
+
+    def wait_for(self, execution_arn: str, timeout_s: float = 60, poll_s: float = 0.01) -> ExecutionResult:
+        """Poll (real time) until the execution leaves RUNNING; ExecutionStillRunningError after timeout_s."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            if description["status"] != _RUNNING:
+                break
+            if time.monotonic() > deadline:
+                entered = _state_transitions(self._history(execution_arn))
+                raise ExecutionStillRunningError(
+                    f"{execution_arn} still RUNNING after {timeout_s} s wall time; states entered: {entered}"
+                )
+            time.sleep(poll_s)
+        history = self._history(execution_arn)
+        output = description.get("output")
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=description["status"],
+            output=json.loads(output) if output is not None else None,
+            error=description.get("error"),
+            cause=description.get("cause"),
+            history=history,
+            state_transitions=_state_transitions(history),
+        )
+
+    def run_execution(
+        self,
+        state_machine_arn: str,
+        input: dict[str, Any] | None = None,
+        name: str | None = None,
+        timeout_s: float = 60,
+    ) -> ExecutionResult:
+        """Start an execution and wait until it finishes."""
+        return self.wait_for(self.start_execution(state_machine_arn, input, name), timeout_s=timeout_s)
+
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
+        return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+
+
+def _state_transitions(history: list[dict[str, Any]]) -> list[str]:
+    """Names of the states entered, in order (moto emits `<Kind>StateEntered`, e.g. TaskStateEntered).
+
+    States inside Parallel branches / Map iterations appear too, interleaved as they ran.
+    """
+    entered = (event for event in history if event["type"].endswith("StateEntered"))
+    return [event["stateEnteredEventDetails"]["name"] for event in entered]
+
+
+def event_pattern_matches(pattern: dict[str, Any] | str, event: dict[str, Any]) -> bool:
+    """EventBridge rule matching, by moto's implementation, so rules are delivered exactly as moto would."""
+    raw = pattern if isinstance(pattern, str) else json.dumps(pattern)
+    return EventPattern.load(raw).matches_event(event)
+
+
+_LOG_TERM = re.compile(r'([?-]?)("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def log_filter_matches(pattern: str, message: str) -> bool:
+    """CloudWatch Logs term patterns: `a b` (all), `?a ?b` (any), `-a` (not), `"quoted phrase"`.
+
+    JSON (`{ $.x = 1 }`) and space-delimited (`[a, b]`) patterns are not modelled: they raise, so a scenario
+    using one fails loudly instead of silently matching everything.
+    """
+    text = pattern.strip()
+    if text in {"", '""'}:
+        return True
+    if text.startswith(("{", "[")):
+        raise NotImplementedError(f"log filter pattern {pattern!r} is not modelled by the emulator")
+    required, optional, excluded = [], [], []
+    for prefix, term in _LOG_TERM.findall(text):
+        word = term[1:-1] if term.startswith('"') and term.endswith('"') and len(term) > 1 else term
+        {"?": optional, "-": excluded}.get(prefix, required).append(word)
+    if any(word in message for word in excluded):
+        return False
+    if not all(word in message for word in required):
+        return False
+    return not optional or any(word in message for word in optional)
