@@ -1,0 +1,35 @@
+"""Every scenario end to end: the synthesized state machines, the real handlers, emulated AWS."""
+
+import json
+
+import pytest
+
+from simulator import runner
+from simulator.scenarios import SCENARIOS
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario.name for scenario in SCENARIOS])
+def test_scenario_meets_every_expectation(scenario):
+    report = runner.run_scenario(scenario)
+    unmet = [item["expectation"] for item in report["expectations"] if not item["met"]]
+    assert report["expectations"], "a scenario without expectations proves nothing"
+    assert unmet == [], f"{scenario.name}: unmet {unmet}\n{json.dumps(report, indent=2)[:4000]}"
+
+
+def test_simulate_writes_the_report_with_the_documented_fields(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert runner.run(["high-cpu", "high-cpu-alarm-ok"]) == 0
+    report = json.loads((tmp_path / "simulation-report.json").read_text())
+    high_cpu = report["scenarios"][0]
+    assert {"name", "passed", "status", "actions", "notifications", "api_calls", "state_transitions"} <= set(high_cpu)
+    assert high_cpu["actions"] == [
+        {"service": "acso-production-supervisor", "action": "desiredCount", "before": 2, "after": 3}
+    ]
+    assert high_cpu["api_calls"]["ecs.UpdateService"] == 1
+    assert high_cpu["notifications"][0]["level"] == "L1"
+    assert high_cpu["state_transitions"] > 0
+
+
+def test_an_unknown_scenario_name_is_refused_with_the_list_of_known_ones(capsys):
+    assert runner.run(["no-such-scenario"]) == 2
+    assert "high-cpu-at-cap" in capsys.readouterr().out
