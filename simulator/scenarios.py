@@ -65,7 +65,7 @@ def _expect_healthy(o: Outcome) -> list[tuple[str, bool]]:
 DEGRADED = {
     "threat-hunter": ServiceProfile(cpu_percent=76.0),
     "financial-intelligence": ServiceProfile(memory_percent=88.0),
-    "incident-response": ServiceProfile(error_share=0.05),
+    "incident-response": ServiceProfile(error_share=0.1),
 }
 
 
@@ -200,7 +200,7 @@ SCENARIOS = [
              {}, _daily_healthy, _expect_healthy),
     Scenario("daily-health-check-degraded",
              "One task of supervisor stopped, threat-hunter CPU 76 %, financial-intelligence memory 88 %, "
-             "incident-response logging 5 % errors: L1 gets every failed criterion.",
+             "incident-response logging 10 % errors: L1 gets every failed criterion.",
              DEGRADED, _daily_degraded, _expect_degraded),
     Scenario("daily-health-check-bad-input", "Console inputs that must be rejected before anything runs.",
              {}, _daily_bad_inputs, _expect_rejected),

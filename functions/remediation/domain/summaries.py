@@ -46,7 +46,8 @@ def _log_lines(found: dict) -> list[str]:
     line = f"Logs matching {found['pattern']!r} ({found['windowMinutes']} min): {found['matches']}"
     if found.get("truncated"):
         line += "+ (search stopped early)"
-    samples = [f"    e.g. {sample[:200]}" for sample in found.get("samples", [])[:3]]
+    distinct = list(dict.fromkeys(found.get("samples", [])))
+    samples = [f"    e.g. {sample[:200]}" for sample in distinct[:3]]
     return [line, *samples]
 
 

@@ -48,8 +48,8 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
 
 def _notify(decision: Decision, runbook: str, settings: Settings) -> str:
     level = settings.escalation[decision.level]
-    header = (f"{decision.decision.upper()} - escalation {decision.level}: {level.role}, severity {level.severity}, "
-              f"respond within {level.response_minutes} min")
+    respond = f"respond within {level.response_minutes} min" if level.response_minutes else "respond immediately"
+    header = f"{decision.decision.upper()} - escalation {decision.level}: {level.role}, severity {level.severity}, {respond}"
     return notifier.publish(
         level.topic_arn,
         decision.subject,

@@ -1,0 +1,197 @@
+"""Shared fixtures of the runbook-function unit tests: emulated AWS (moto), settings, virtual time.
+
+Powertools reads POWERTOOLS_* when `remediation.observability` is imported, and boto3 reads the region and
+credentials when a client is created, so the process environment is set here, before any handler import.
+Every fixture is opt-in: the other unit tests (config, domain, emulator) do not use them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+CLUSTER = "acso-production-cluster"
+AGENTS = ("supervisor", "threat-hunter", "incident-response", "service-orchestration", "financial-intelligence")
+SERVICES = {agent: f"acso-production-{agent}" for agent in AGENTS}
+STATE_TABLE = "acso-production-remediation-state"
+REPORTS_BUCKET = "acso-production-remediation-reports"
+AGENTS_LOG_GROUP = "/aws/acso/production/agents"
+LEVELS = {
+    "L1": ("On-call engineer", "Medium", 15),
+    "L2": ("Development team lead", "High", 5),
+    "L3": ("Engineering manager", "Critical", 0),
+    "L4": ("CTO / VP Engineering", "Critical", 0),
+}
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:x"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:acso-production-high-cpu"
+
+# The tests never reach real AWS: fake credentials and a fixed region, whatever the shell had.
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_REGION"] = REGION
+os.environ["AWS_DEFAULT_REGION"] = REGION
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "acso-production-runbooks")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ACSO/Remediation")
+os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+
+from remediation import clock  # noqa: E402 - after the environment above
+from remediation.adapters import aws as aws_adapter  # noqa: E402
+from remediation.settings import load_settings  # noqa: E402
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    function_name: str = "x"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = FUNCTION_ARN
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+def execution_arn(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:acso-production-high-cpu:{name}"
+
+
+@dataclass
+class VirtualClock:
+    now: datetime
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def virtual_clock() -> Iterator[VirtualClock]:
+    """Virtual time near the real present (CloudWatch Logs refuses events older than 14 days)."""
+    virtual = VirtualClock(datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5))
+    clock.use_source(lambda: virtual.now)
+    yield virtual
+    clock.use_source(None)
+
+
+def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
+    """The document the stack puts in ACSO_SETTINGS for production (stacks/remediation_stack.py)."""
+    return {
+        "environment": "production",
+        "clusterName": CLUSTER,
+        "services": dict(SERVICES),
+        "agentsLogGroup": AGENTS_LOG_GROUP,
+        "health": {"cpuPercent": 70, "memoryPercent": 80, "errorRatePercent": 1},
+        "highCpu": {"alarmThresholdPercent": 80, "scaleOutStep": 1, "maxDesiredCount": 6, "verifyAfterSeconds": 300},
+        "guard": {"dryRun": False, "lockSeconds": 900, "cooldownSeconds": 900, "minDesiredCount": 1} | guard,
+        "stateTable": STATE_TABLE,
+        "reportsBucket": REPORTS_BUCKET,
+        "escalation": {
+            level: {"role": role, "severity": severity, "responseMinutes": minutes, "topicArn": topic_arns[level]}
+            for level, (role, severity, minutes) in LEVELS.items()
+        },
+    }
+
+
+@dataclass
+class EmulatedAws:
+    """The account under moto: table, bucket, L1..L4 topics each read back through an SQS queue."""
+
+    monkeypatch: pytest.MonkeyPatch
+    topic_arns: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+
+    def use_settings(self, **guard: Any) -> None:
+        self.monkeypatch.setenv("ACSO_SETTINGS", json.dumps(settings_document(self.topic_arns, **guard)))
+        load_settings.cache_clear()
+
+    def notifications(self, level: str) -> list[dict]:
+        """Every SNS message published to a level's topic, as its SQS subscriber received it."""
+        sqs = boto3.client("sqs")
+        received = sqs.receive_message(QueueUrl=self.queue_urls[level], MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+    def create_service(self, agent: str, desired_count: int) -> str:
+        """The agent's ECS service in the production cluster (the cluster is created once)."""
+        ecs = boto3.client("ecs")
+        if not ecs.describe_clusters(clusters=[CLUSTER])["clusters"]:
+            ecs.create_cluster(clusterName=CLUSTER)
+        task_definition = ecs.register_task_definition(
+            family=f"acso-production-{agent}",
+            containerDefinitions=[{"name": agent, "image": f"acso/{agent}:1.0", "memory": 512, "cpu": 256}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(
+            cluster=CLUSTER, serviceName=SERVICES[agent], taskDefinition=task_definition, desiredCount=desired_count
+        )
+        return SERVICES[agent]
+
+    def desired_count(self, agent: str) -> int:
+        services = boto3.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICES[agent]])["services"]
+        return services[0]["desiredCount"]
+
+    def items(self, prefix: str) -> list[dict]:
+        """Every state-table item whose pk starts with the prefix (EVENT#, LEASE#, COOLDOWN#, AUDIT#)."""
+        scan = boto3.client("dynamodb").scan(TableName=STATE_TABLE, ConsistentRead=True)
+        return [item for item in scan["Items"] if item["pk"]["S"].startswith(prefix)]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedAws]:
+    with mock_aws():
+        aws_adapter.client.cache_clear()
+        boto3.client("dynamodb").create_table(
+            TableName=STATE_TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("s3").create_bucket(
+            Bucket=REPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        emulated = EmulatedAws(monkeypatch)
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        for level in LEVELS:
+            topic_arn = sns.create_topic(Name=f"acso-production-escalation-{level}")["TopicArn"]
+            queue_url = sqs.create_queue(QueueName=f"escalation-{level}-reader")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+            emulated.topic_arns[level], emulated.queue_urls[level] = topic_arn, queue_url
+        emulated.use_settings()
+        yield emulated
+        aws_adapter.client.cache_clear()
+    load_settings.cache_clear()
+
+
+@pytest.fixture
+def settings_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Settings without emulated AWS, for the pure request tests; call it to override guard values."""
+
+    def use(**guard: Any):
+        monkeypatch.setenv("ACSO_SETTINGS", json.dumps(settings_document(_fake_topics(), **guard)))
+        load_settings.cache_clear()
+        return load_settings()
+
+    use()
+    yield use
+    load_settings.cache_clear()
+
+
+def _fake_topics() -> dict[str, str]:
+    return {level: f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:acso-production-escalation-{level}" for level in LEVELS}
