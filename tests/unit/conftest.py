@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import boto3
@@ -33,7 +34,6 @@ LEVELS = {
     "L4": ("CTO / VP Engineering", "Critical", 0),
 }
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:x"
-STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:acso-production-high-cpu"
 
 # The tests never reach real AWS: fake credentials and a fixed region, whatever the shell had.
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -47,8 +47,13 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ACSO/Remediation")
 os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
 
 from remediation import clock  # noqa: E402 - after the environment above
-from remediation.adapters import aws as aws_adapter  # noqa: E402
 from remediation.settings import load_settings  # noqa: E402
+
+
+@cache
+def boto(service_name: str) -> Any:
+    """The tests' own clients, created once: moto intercepts clients created before a mock starts."""
+    return boto3.client(service_name, region_name=REGION)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,56 @@ def virtual_clock() -> Iterator[VirtualClock]:
     clock.use_source(None)
 
 
+def alarm_state_change(agent: str, state_at: str) -> dict:
+    """A "CloudWatch Alarm State Change" event for the agent's high-CPU alarm, in the documented format
+    (CloudWatch user guide, "Alarm events and EventBridge")."""
+    alarm_name = f"acso-production-{agent}-high-cpu"
+    return {
+        "version": "0",
+        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": ACCOUNT_ID,
+        "time": state_at[:19] + "Z",
+        "region": REGION,
+        "resources": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarm_name}"],
+        "detail": {
+            "alarmName": alarm_name,
+            "state": {
+                "value": "ALARM",
+                "reason": "Threshold Crossed: 2 out of the last 2 datapoints [93.1 (01/03/24 12:05:00), 91.7 (01/03/24 "
+                "12:00:00)] were greater than the threshold (80.0) (minimum 2 datapoints for OK -> ALARM transition).",
+                "reasonData": '{"version":"1.0","queryDate":"' + state_at + '"}',
+                "timestamp": state_at,
+            },
+            "previousState": {
+                "value": "OK",
+                "reason": "Threshold Crossed: 2 out of the last 2 datapoints were not greater than the threshold "
+                "(80.0).",
+                "timestamp": "2024-03-01T09:40:04.555+0000",
+            },
+            "configuration": {
+                "description": f"ACSO {agent}: CPU > 80 % for 10 minutes; starts the high-cpu runbook.",
+                "metrics": [
+                    {
+                        "id": "b9f3d4a1-1f5e-4d0c-9a63-6c1e0e3f5a10",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": "AWS/ECS",
+                                "name": "CPUUtilization",
+                                "dimensions": {"ClusterName": CLUSTER, "ServiceName": SERVICES[agent]},
+                            },
+                            "period": 300,
+                            "stat": "Average",
+                        },
+                        "returnData": True,
+                    }
+                ],
+            },
+        },
+    }
+
+
 def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
     """The document the stack puts in ACSO_SETTINGS for production (stacks/remediation_stack.py)."""
     return {
@@ -119,39 +174,43 @@ class EmulatedAws:
 
     def notifications(self, level: str) -> list[dict]:
         """Every SNS message published to a level's topic, as its SQS subscriber received it."""
-        sqs = boto3.client("sqs")
+        sqs = boto("sqs")
         received = sqs.receive_message(QueueUrl=self.queue_urls[level], MaxNumberOfMessages=10, WaitTimeSeconds=0)
         return [json.loads(message["Body"]) for message in received.get("Messages", [])]
 
     def create_service(self, agent: str, desired_count: int) -> str:
-        """The agent's ECS service in the production cluster (the cluster is created once)."""
-        ecs = boto3.client("ecs")
+        """The agent's ECS service, steady at desired_count, in the production cluster (created once)."""
+        ecs = boto("ecs")
         if not ecs.describe_clusters(clusters=[CLUSTER])["clusters"]:
             ecs.create_cluster(clusterName=CLUSTER)
         task_definition = ecs.register_task_definition(
             family=f"acso-production-{agent}",
             containerDefinitions=[{"name": agent, "image": f"acso/{agent}:1.0", "memory": 512, "cpu": 256}],
         )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(
-            cluster=CLUSTER, serviceName=SERVICES[agent], taskDefinition=task_definition, desiredCount=desired_count
-        )
+        # moto reports MOTO_ECS_SERVICE_RUNNING tasks running at creation: a steady service runs what it desires.
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("MOTO_ECS_SERVICE_RUNNING", str(desired_count))
+            ecs.create_service(
+                cluster=CLUSTER, serviceName=SERVICES[agent], taskDefinition=task_definition, desiredCount=desired_count
+            )
         return SERVICES[agent]
 
     def desired_count(self, agent: str) -> int:
-        services = boto3.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICES[agent]])["services"]
+        services = boto("ecs").describe_services(cluster=CLUSTER, services=[SERVICES[agent]])["services"]
         return services[0]["desiredCount"]
 
     def items(self, prefix: str) -> list[dict]:
         """Every state-table item whose pk starts with the prefix (EVENT#, LEASE#, COOLDOWN#, AUDIT#)."""
-        scan = boto3.client("dynamodb").scan(TableName=STATE_TABLE, ConsistentRead=True)
+        scan = boto("dynamodb").scan(TableName=STATE_TABLE, ConsistentRead=True)
         return [item for item in scan["Items"] if item["pk"]["S"].startswith(prefix)]
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedAws]:
+    # remediation.adapters.aws.client keeps its clients across tests on purpose (created once per container, like
+    # in Lambda); moto intercepts them in every test, and each mock_aws() starts from an empty account.
     with mock_aws():
-        aws_adapter.client.cache_clear()
-        boto3.client("dynamodb").create_table(
+        boto("dynamodb").create_table(
             TableName=STATE_TABLE,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[
@@ -160,11 +219,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedAws]:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
-        boto3.client("s3").create_bucket(
-            Bucket=REPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        boto("s3").create_bucket(Bucket=REPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         emulated = EmulatedAws(monkeypatch)
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        sns, sqs = boto("sns"), boto("sqs")
         for level in LEVELS:
             topic_arn = sns.create_topic(Name=f"acso-production-escalation-{level}")["TopicArn"]
             queue_url = sqs.create_queue(QueueName=f"escalation-{level}-reader")["QueueUrl"]
@@ -175,7 +232,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedAws]:
             emulated.topic_arns[level], emulated.queue_urls[level] = topic_arn, queue_url
         emulated.use_settings()
         yield emulated
-        aws_adapter.client.cache_clear()
     load_settings.cache_clear()
 
 

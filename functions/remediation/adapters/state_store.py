@@ -24,7 +24,10 @@ def _epoch(moment: datetime) -> int:
 
 
 def claim_event(table: str, idempotency_key: str, execution_arn: str, now: datetime, ttl_seconds: int) -> str | None:
-    """Record the first delivery of an event; returns the execution that claimed it earlier, if any."""
+    """Record the first delivery of an event; returns the other execution that claimed it earlier, if any.
+
+    Re-entrant: a retried guard step of the same execution finds its own claim and goes on.
+    """
     claimed = _conditional_write(
         "dynamodb.PutItem",
         client("dynamodb").put_item,
@@ -36,11 +39,54 @@ def claim_event(table: str, idempotency_key: str, execution_arn: str, now: datet
             "claimedAt": {"S": now.isoformat()},
             "expiresAt": {"N": str(_epoch(now) + ttl_seconds)},
         },
-        ConditionExpression="attribute_not_exists(pk)",
+        ConditionExpression="attribute_not_exists(pk) OR executionArn = :me",
+        ExpressionAttributeValues={":me": {"S": execution_arn}},
     )
     if claimed:
         return None
     return _get(table, f"EVENT#{idempotency_key}", "CLAIM").get("executionArn", {}).get("S", "unknown")
+
+
+def remember_plan(table: str, idempotency_key: str, plan: dict, now: datetime, ttl_seconds: int) -> dict:
+    """Store the first plan made for an event and return it; a retried act step reuses it, never re-plans.
+
+    Without this, a retry after a successful write would plan again from the new state (one more step).
+    """
+    stored = _conditional_write(
+        "dynamodb.PutItem",
+        client("dynamodb").put_item,
+        TableName=table,
+        Item={
+            "pk": {"S": f"PLAN#{idempotency_key}"},
+            "sk": {"S": "PLAN"},
+            "plan": {"S": json.dumps(plan, sort_keys=True)},
+            "expiresAt": {"N": str(_epoch(now) + ttl_seconds)},
+        },
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    if stored:
+        return plan
+    return json.loads(_get(table, f"PLAN#{idempotency_key}", "PLAN")["plan"]["S"])
+
+
+def notified_message(table: str, execution_arn: str, decision: str) -> str | None:
+    """The notification already published for this execution's decision (a retried record step)."""
+    return _get(table, f"NOTIFIED#{execution_arn}", decision).get("messageId", {}).get("S")
+
+
+def remember_notification(
+    table: str, execution_arn: str, decision: str, message_id: str, now: datetime, ttl_seconds: int
+) -> None:
+    with aws_errors("dynamodb.PutItem"):
+        client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": f"NOTIFIED#{execution_arn}"},
+                "sk": {"S": decision},
+                "messageId": {"S": message_id},
+                "expiresAt": {"N": str(_epoch(now) + ttl_seconds)},
+            },
+        )
 
 
 def acquire_lease(table: str, resource: str, owner: str, now: datetime, lease_seconds: int) -> str | None:
@@ -97,12 +143,13 @@ def record_action(table: str, resource: str, action: str, now: datetime, ttl_sec
 
 
 def put_audit_record(table: str, runbook: str, recorded_at: datetime, execution_arn: str, record: dict) -> None:
-    """One record per decision, keyed by runbook and time so a day's decisions read in order."""
+    """One record per execution's decision: a retried record step overwrites it instead of adding one."""
     body = json.loads(json.dumps(record, default=str), parse_float=Decimal)
     item = {key: _attribute(value) for key, value in body.items() if value is not None}
     item |= {
         "pk": {"S": f"AUDIT#{runbook}"},
-        "sk": {"S": f"{recorded_at.isoformat()}#{execution_arn.rsplit(':', 1)[-1]}"},
+        "sk": {"S": execution_arn.rsplit(":", 1)[-1]},
+        "recordedAt": {"S": recorded_at.isoformat()},
         "executionArn": {"S": execution_arn},
     }
     with aws_errors("dynamodb.PutItem"):
@@ -116,7 +163,13 @@ def _attribute(value: Any) -> dict:
         return {"N": str(value)}
     if isinstance(value, str):
         return {"S": value}
-    return {"S": json.dumps(value, default=str, sort_keys=True)}
+    return {"S": json.dumps(value, default=_json_number, sort_keys=True)}
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
 
 
 def _get(table: str, pk: str, sk: str) -> dict:

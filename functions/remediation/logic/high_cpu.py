@@ -13,30 +13,36 @@ from remediation.logic.guard import lease_resource
 from remediation.settings import Settings
 
 ACTION = "scale-out"
+_PLAN_TTL_SECONDS = 7 * 24 * 3600
 
 
 def scale_out(request: ServiceRequest, settings: Settings) -> dict:
     """Re-read the service (evidence may be minutes old), then set an absolute desired count."""
-    before = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
+    current = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
     policy = settings.high_cpu
-    plan = plan_scale_out(before.desired_count, policy.scale_out_step, policy.max_desired_count,
+    plan = plan_scale_out(current.desired_count, policy.scale_out_step, policy.max_desired_count,
                           settings.guard.min_desired_count)
+    # A retry of this step (after UpdateService succeeded) must not plan a second step from the new count.
+    first = state_store.remember_plan(settings.state_table, request.idempotency_key,
+                                      {"before": current.to_dict(), "target": plan.target, "atCap": plan.at_cap},
+                                      utc_now(), _PLAN_TTL_SECONDS)
+    before, target = first["before"], first["target"]
     call = {
         "operation": "ecs.UpdateService",
-        "parameters": {"cluster": request.cluster_name, "service": request.service_name, "desiredCount": plan.target},
+        "parameters": {"cluster": request.cluster_name, "service": request.service_name, "desiredCount": target},
     }
     result = {
         "action": ACTION,
         "service": request.service_name,
-        "before": before.to_dict(),
+        "before": before,
         "cap": plan.cap,
         "verifyAfterSeconds": policy.verify_after_seconds,
     }
-    if plan.at_cap:
-        return result | {"outcome": "at-cap", "after": before.to_dict(), "call": None}
+    if first["atCap"]:
+        return result | {"outcome": "at-cap", "after": current.to_dict(), "call": None}
     if request.dry_run:
-        return result | {"outcome": "dry-run", "after": before.to_dict(), "call": call}
-    after = ecs.set_desired_count(request.cluster_name, request.service_name, plan.target)
+        return result | {"outcome": "dry-run", "after": current.to_dict(), "call": call}
+    after = ecs.set_desired_count(request.cluster_name, request.service_name, target)
     state_store.record_action(settings.state_table, lease_resource(request), ACTION, utc_now(),
                               settings.guard.cooldown_seconds)
     return result | {"outcome": "scaled", "after": after.to_dict(), "call": call}

@@ -11,6 +11,7 @@ from remediation.domain.summaries import Decision, RunContext
 from remediation.logic.guard import release
 from remediation.settings import Settings
 
+_NOTIFIED_TTL_SECONDS = 7 * 24 * 3600
 _SUMMARIES = {"high-cpu": summaries.high_cpu, "daily-health-check": summaries.health_check}
 
 
@@ -22,7 +23,7 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
     else:
         decision = _SUMMARIES[runbook](state, context)
     released = release(state.get("guard", {}).get("lease"), execution_arn, settings)
-    message_id = _notify(decision, runbook, settings) if decision.level else None
+    message_id = _notify_once(decision, runbook, execution_arn, settings) if decision.level else None
     request = state.get("request", {})
     state_store.put_audit_record(
         settings.state_table, runbook, utc_now(), execution_arn,
@@ -40,13 +41,25 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
             "evidence": state.get("evidence"),
             "error": state.get("error"),
             "notifiedLevel": decision.level,
+            "messageId": message_id,
             "leaseReleased": released,
         },
     )
     return {"decision": decision.decision, "why": decision.why, "notified": decision.level, "messageId": message_id}
 
 
-def _notify(decision: Decision, runbook: str, settings: Settings) -> str:
+def _notify_once(decision: Decision, runbook: str, execution_arn: str, settings: Settings) -> str:
+    """A retried record step (or the failure path after a failed record) does not page twice."""
+    earlier = state_store.notified_message(settings.state_table, execution_arn, decision.decision)
+    if earlier:
+        return earlier
+    message_id = _publish(decision, runbook, settings)
+    state_store.remember_notification(settings.state_table, execution_arn, decision.decision, message_id, utc_now(),
+                                      _NOTIFIED_TTL_SECONDS)
+    return message_id
+
+
+def _publish(decision: Decision, runbook: str, settings: Settings) -> str:
     level = settings.escalation[decision.level]
     respond = f"respond within {level.response_minutes} min" if level.response_minutes else "respond immediately"
     header = f"{decision.decision.upper()} - escalation {decision.level}: {level.role}, severity {level.severity}, {respond}"
