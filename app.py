@@ -23,9 +23,14 @@ def build_app(app: cdk.App) -> cdk.App:
         if only and config.name != only:
             continue
         env = cdk.Environment(account=config.account, region=config.region) if config.account else None
-        RemediationStack(app, f"AcsoRunbooks-{config.name}", config=config, env=env,
-                         powertools_version=powertools_version,
-                         description=f"ACSO {config.name}: automated runbooks (alarms, schedules, remediation)")
+        RemediationStack(
+            app,
+            f"AcsoRunbooks-{config.name}",
+            config=config,
+            env=env,
+            powertools_version=powertools_version,
+            description=f"ACSO {config.name}: automated runbooks (alarms, schedules, remediation)",
+        )
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app
 

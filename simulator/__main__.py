@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="run scenarios and write simulation-report.json")
-    run_parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                            help=f"default: all ({', '.join(s.name for s in SCENARIOS)})")
+    run_parser.add_argument(
+        "scenarios", nargs="*", metavar="SCENARIO", help=f"default: all ({', '.join(s.name for s in SCENARIOS)})"
+    )
     commands.add_parser("list", help="list the scenarios")
     args = parser.parse_args(argv)
     if args.command == "list":

@@ -43,8 +43,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.models import patch_client
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import ecs_backends
-from moto.logs.utils import EventMessageFilter
 from moto.events.models import EventPattern
+from moto.logs.utils import EventMessageFilter
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -372,7 +372,7 @@ class EmbeddedAws:
         # PATCH 1 - moto/awslambda_simple/models.py LambdaSimpleBackend.invoke: run the registered Python
         # handler in-process instead of echoing the payload. Both `arn:aws:lambda:...` Tasks and
         # `arn:aws:states:::lambda:invoke` get here: lambda client -> LambdaResponse.invoke -> backend.invoke.
-        def invoke(  # noqa: PLR0917 - moto calls it with this positional signature
+        def invoke(
             backend: LambdaSimpleBackend,
             function_name: str,
             qualifier: str | None,
@@ -443,6 +443,11 @@ class EmbeddedAws:
 
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for))
 
+        self._install_service_fidelity_patches(stack)
+
+    def _install_service_fidelity_patches(self, stack: ExitStack) -> None:
+        """Where moto is not faithful to a service behaviour the runbooks depend on."""
+
         # PATCH 7 - moto/logs/utils.py EventMessageFilter: moto treats a pattern starting with "?" as
         # "match everything" and bare terms as one phrase; apply CloudWatch's term semantics instead.
         def filter_init(self: EventMessageFilter, pattern: str) -> None:
@@ -473,8 +478,10 @@ class EmbeddedAws:
         original_update_service = ecs_backend_class.update_service
 
         def update_service(backend: Any, service_properties: dict[str, Any]) -> Any:
-            key = f"{service_properties.get('cluster', 'default').split('/')[-1]}:" \
-                  f"{service_properties['service'].split('/')[-1]}"
+            key = (
+                f"{service_properties.get('cluster', 'default').split('/')[-1]}:"
+                f"{service_properties['service'].split('/')[-1]}"
+            )
             previous = backend.services.get(key)
             running_before = previous.running_count if previous else None
             service = original_update_service(backend, service_properties)
@@ -482,8 +489,9 @@ class EmbeddedAws:
                 service.running_count = running_before
                 service.pending_count = max(service.desired_count - running_before, 0)
                 if service.deployments:
-                    service.deployments[0].update(rolloutState="IN_PROGRESS", runningCount=running_before,
-                                                  desiredCount=service.desired_count)
+                    service.deployments[0].update(
+                        rolloutState="IN_PROGRESS", runningCount=running_before, desiredCount=service.desired_count
+                    )
             return service
 
         stack.enter_context(mock.patch.object(ecs_backend_class, "update_service", update_service))
@@ -506,8 +514,11 @@ class EmbeddedAws:
         service.pending_count = max(service.desired_count - running, 0)
         if service.deployments:
             done = running >= service.desired_count
-            service.deployments[0].update(rolloutState="COMPLETED" if done else "IN_PROGRESS",
-                                          runningCount=running, desiredCount=service.desired_count)
+            service.deployments[0].update(
+                rolloutState="COMPLETED" if done else "IN_PROGRESS",
+                runningCount=running,
+                desiredCount=service.desired_count,
+            )
 
     # ------------------------------------------------------------------ Lambda
 

@@ -18,8 +18,7 @@ from simulator.synthesized import ACCOUNT_ID, REGION, DeployedStack, deploy, syn
 from simulator.world import ServiceProfile, SimulatedProduction
 
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-WRITE_OPERATIONS = ("ecs.UpdateService", "ecs.RegisterTaskDefinition", "application-autoscaling.",
-                    "ssm.PutParameter")
+WRITE_OPERATIONS = ("ecs.UpdateService", "ecs.RegisterTaskDefinition", "application-autoscaling.", "ssm.PutParameter")
 
 
 @dataclass
@@ -89,8 +88,12 @@ class Harness:
         alarm = self.stack.alarms[name]
         now = self.clock.now()
         stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
-        reason = (f"Threshold Crossed: {alarm['EvaluationPeriods']} datapoints were greater than the threshold "
-                  f"({alarm['Threshold']})." if state == "ALARM" else "Threshold Crossed: datapoints back under.")
+        reason = (
+            f"Threshold Crossed: {alarm['EvaluationPeriods']} datapoints were greater than the threshold "
+            f"({alarm['Threshold']})."
+            if state == "ALARM"
+            else "Threshold Crossed: datapoints back under."
+        )
         self.aws.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
         return {
             "version": "0",
@@ -107,19 +110,21 @@ class Harness:
                 "previousState": {"value": previous, "reason": "", "timestamp": stamp},
                 "configuration": {
                     "description": alarm.get("AlarmDescription", ""),
-                    "metrics": [{
-                        "id": "m1",
-                        "metricStat": {
-                            "metric": {
-                                "namespace": alarm["Namespace"],
-                                "name": alarm["MetricName"],
-                                "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
+                    "metrics": [
+                        {
+                            "id": "m1",
+                            "metricStat": {
+                                "metric": {
+                                    "namespace": alarm["Namespace"],
+                                    "name": alarm["MetricName"],
+                                    "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
+                                },
+                                "period": alarm["Period"],
+                                "stat": alarm["Statistic"],
                             },
-                            "period": alarm["Period"],
-                            "stat": alarm["Statistic"],
-                        },
-                        "returnData": True,
-                    }],
+                            "returnData": True,
+                        }
+                    ],
                 },
             },
         }
@@ -138,9 +143,14 @@ class Harness:
         target = self.state_machine(runbook)
         rule = next(rule for rule in self.stack.rules if "schedule" in rule and rule["target"] == target)
         event = {
-            "version": "0", "id": f"sched-{int(self.clock.now().timestamp())}", "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": ACCOUNT_ID, "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule['name']}"],
+            "version": "0",
+            "id": f"sched-{int(self.clock.now().timestamp())}",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule['name']}"],
             "detail": {},
         }
         arn = self.aws.start_execution(target, event)
@@ -162,9 +172,14 @@ class Harness:
         results = [self.aws.wait_for(arn) for arn in self._executions]
         desired_after = self.world.desired_counts()
         actions = [
-            {"service": self.settings["services"][agent], "action": "desiredCount",
-             "before": self._desired_before[agent], "after": desired_after[agent]}
-            for agent in desired_after if desired_after[agent] != self._desired_before[agent]
+            {
+                "service": self.settings["services"][agent],
+                "action": "desiredCount",
+                "before": self._desired_before[agent],
+                "after": desired_after[agent],
+            }
+            for agent in desired_after
+            if desired_after[agent] != self._desired_before[agent]
         ]
         order = {arn: index for index, arn in enumerate(self._executions)}
         audit = sorted(self._audit_records(), key=lambda record: (order.get(record["executionArn"], -1), record["sk"]))

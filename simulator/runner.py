@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -34,8 +35,12 @@ def _report(scenario: Scenario, outcome: Outcome, seconds: float) -> dict[str, A
         "passed": outcome.passed,
         "status": _overall_status(outcome),
         "executions": [
-            {"status": execution.status, "error": execution.error, "cause": execution.cause,
-             "states": execution.state_transitions}
+            {
+                "status": execution.status,
+                "error": execution.error,
+                "cause": execution.cause,
+                "states": execution.state_transitions,
+            }
             for execution in outcome.executions
         ],
         "actions": outcome.actions,
@@ -80,10 +85,8 @@ def print_timeline(report: dict[str, Any]) -> None:
 
 def _short(text: str | None, limit: int = 160) -> str:
     text = " ".join((text or "").split())
-    try:
+    with contextlib.suppress(ValueError, AttributeError):  # a Lambda error's Cause is JSON; others are text
         text = json.loads(text).get("errorMessage", text)
-    except (ValueError, AttributeError):
-        pass
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -102,8 +105,14 @@ def run(names: list[str]) -> int:
         print_timeline(report)
     passed = sum(report["passed"] for report in reports)
     elapsed = time.perf_counter() - started
-    print(f"\n{passed}/{len(reports)} scenarios passed in {elapsed:.1f} s; report: {REPORT_PATH}; "
-          f"handler logs: {LAMBDA_LOG_PATH}")
-    REPORT_PATH.write_text(json.dumps({"scenarios": reports, "passed": passed, "total": len(reports),
-                                       "wall_seconds": round(elapsed, 2)}, indent=2) + "\n")
+    print(
+        f"\n{passed}/{len(reports)} scenarios passed in {elapsed:.1f} s; report: {REPORT_PATH}; "
+        f"handler logs: {LAMBDA_LOG_PATH}"
+    )
+    REPORT_PATH.write_text(
+        json.dumps(
+            {"scenarios": reports, "passed": passed, "total": len(reports), "wall_seconds": round(elapsed, 2)}, indent=2
+        )
+        + "\n"
+    )
     return 0 if passed == len(reports) else 1

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import aws_cdk as cdk
+
+from app import build_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "production"
@@ -33,13 +37,6 @@ class Synthesized:
 @cache
 def synthesize(environment: str = ENVIRONMENT) -> Synthesized:
     """Synthesize the app in-process (no AWS calls): the environment's template and its file assets."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    import tempfile
-
-    import aws_cdk as cdk
-
-    from app import build_app
-
     context = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"] | {"acso:only": environment}
     outdir = tempfile.mkdtemp(prefix="acso-synth-")
     assembly = build_app(cdk.App(context=context, outdir=outdir)).synth()
@@ -60,8 +57,13 @@ class Resolver:
         self.template = template
         self.refs: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], str] = {}
-        self.pseudo = {"AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": "aws",
-                       "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "AcsoRunbooks"}
+        self.pseudo = {
+            "AWS::AccountId": account,
+            "AWS::Region": region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "AcsoRunbooks",
+        }
         for name, spec in template.get("Parameters", {}).items():
             if "Default" in spec:
                 self.refs[name] = spec["Default"]
@@ -74,7 +76,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(argument)
             if key == "Fn::GetAtt":
@@ -126,8 +128,11 @@ class DeployedStack:
 
 
 def _resources(template: dict, resource_type: str) -> list[tuple[str, dict]]:
-    return [(logical_id, resource.get("Properties", {}))
-            for logical_id, resource in template["Resources"].items() if resource["Type"] == resource_type]
+    return [
+        (logical_id, resource.get("Properties", {}))
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    ]
 
 
 def load_handler(handler_path: str) -> Callable[[dict, Any], Any]:
@@ -152,81 +157,100 @@ def state_machine_definition(props: dict, resolver: Resolver, assets: dict[str, 
 
 def deploy(synthesized: Synthesized, aws: Any, account: str = ACCOUNT_ID, region: str = REGION) -> DeployedStack:
     """Create the template's resources in the emulator, in dependency order."""
-    template = synthesized.template
-    resolver = Resolver(template, account, region)
-    stack = DeployedStack()
-    client = aws.client
-
-    for logical_id, props in _resources(template, "AWS::KMS::Key"):
-        key_id = client("kms").create_key(Description=props.get("Description", logical_id))["KeyMetadata"]["KeyId"]
-        resolver.refs[logical_id] = key_id
-        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{region}:{account}:key/{key_id}"
-
-    for logical_id, props in _resources(template, "AWS::DynamoDB::GlobalTable"):
-        name = f"acso-state-{logical_id.lower()}"
-        ttl = props.get("TimeToLiveSpecification", {})
-        client("dynamodb").create_table(TableName=name, KeySchema=props["KeySchema"],
-                                        AttributeDefinitions=props["AttributeDefinitions"],
-                                        BillingMode="PAY_PER_REQUEST")
-        if ttl.get("Enabled"):
-            client("dynamodb").update_time_to_live(TableName=name, TimeToLiveSpecification={
-                "Enabled": True, "AttributeName": ttl["AttributeName"]})
-        resolver.refs[logical_id] = stack.state_table = name
-        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
-
-    for logical_id, _props in _resources(template, "AWS::S3::Bucket"):
-        name = f"acso-{logical_id.lower()}"
-        client("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
-        resolver.refs[logical_id] = stack.reports_bucket = name
-        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
-
-    for logical_id, props in _resources(template, "AWS::SNS::Topic"):
-        arn = client("sns").create_topic(Name=props["TopicName"])["TopicArn"]
-        resolver.refs[logical_id] = arn
-        resolver.attributes[(logical_id, "TopicArn")] = arn
-        stack.topics[props["TopicName"].rsplit("-", 1)[-1].upper()] = arn
-
-    for logical_id, props in _resources(template, "AWS::CloudWatch::Alarm"):
-        resolved = resolver.resolve(props)
-        client("cloudwatch").put_metric_alarm(**{key: value for key, value in resolved.items()
-                                                 if key not in {"Metrics"}})
-        resolver.refs[logical_id] = resolved["AlarmName"]
-        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:cloudwatch:{region}:{account}:alarm:{resolved['AlarmName']}"
-        stack.alarms[resolved["AlarmName"]] = resolved
-
-    for logical_id, props in _resources(template, "AWS::Logs::MetricFilter"):
-        stack.metric_filters.append(resolver.resolve(props) | {"LogicalId": logical_id})
-
-    # Handlers run in this process, so they share one environment, set before their modules are imported
-    # (Powertools reads POWERTOOLS_* when Logger and Metrics are created).
-    functions = _resources(template, "AWS::Lambda::Function")
-    environments = [resolver.resolve(props.get("Environment", {}).get("Variables", {})) for _, props in functions]
-    if any(environment != environments[0] for environment in environments):
-        raise ValueError("The emulator runs every handler in one process: the stack must give every function "
-                         "the same environment")
-    stack.function_environment = environments[0] if environments else {}
-    aws.set_environment(stack.function_environment)
-    for logical_id, props in functions:
-        arn = aws.register_function(logical_id, load_handler(props["Handler"]), timeout_s=props.get("Timeout", 3),
-                                    memory_mb=props.get("MemorySize", 128))
-        resolver.refs[logical_id] = logical_id
-        resolver.attributes[(logical_id, "Arn")] = arn
-
+    template, resolver, stack = synthesized.template, Resolver(synthesized.template, account, region), DeployedStack()
+    _deploy_storage(template, resolver, stack, aws, account, region)
+    _deploy_monitoring(template, resolver, stack, aws, account, region)
+    _deploy_functions(template, resolver, stack, aws)
     for logical_id, props in _resources(template, "AWS::StepFunctions::StateMachine"):
         definition = state_machine_definition(props, resolver, synthesized.assets)
         arn = aws.deploy_state_machine(props["StateMachineName"], definition)
         resolver.refs[logical_id] = arn
         resolver.attributes[(logical_id, "Arn")] = arn
         stack.state_machines[props["StateMachineName"]] = arn
+    _deploy_rules(template, resolver, stack)
+    return stack
 
+
+def _deploy_storage(
+    template: dict, resolver: Resolver, stack: DeployedStack, aws: Any, account: str, region: str
+) -> None:
+    client = aws.client
+    for logical_id, props in _resources(template, "AWS::KMS::Key"):
+        key_id = client("kms").create_key(Description=props.get("Description", logical_id))["KeyMetadata"]["KeyId"]
+        resolver.refs[logical_id] = key_id
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+    for logical_id, props in _resources(template, "AWS::DynamoDB::GlobalTable"):
+        name = f"acso-state-{logical_id.lower()}"
+        client("dynamodb").create_table(
+            TableName=name,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ttl = props.get("TimeToLiveSpecification", {})
+        if ttl.get("Enabled"):
+            client("dynamodb").update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+        resolver.refs[logical_id] = stack.state_table = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+    for logical_id, _props in _resources(template, "AWS::S3::Bucket"):
+        name = f"acso-{logical_id.lower()}"
+        client("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        resolver.refs[logical_id] = stack.reports_bucket = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+    for logical_id, props in _resources(template, "AWS::SNS::Topic"):
+        arn = client("sns").create_topic(Name=props["TopicName"])["TopicArn"]
+        resolver.refs[logical_id] = arn
+        resolver.attributes[(logical_id, "TopicArn")] = arn
+        stack.topics[props["TopicName"].rsplit("-", 1)[-1].upper()] = arn
+
+
+def _deploy_monitoring(
+    template: dict, resolver: Resolver, stack: DeployedStack, aws: Any, account: str, region: str
+) -> None:
+    for logical_id, props in _resources(template, "AWS::CloudWatch::Alarm"):
+        resolved = resolver.resolve(props)
+        aws.client("cloudwatch").put_metric_alarm(**{key: value for key, value in resolved.items() if key != "Metrics"})
+        name = resolved["AlarmName"]
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
+        stack.alarms[name] = resolved
+    for logical_id, props in _resources(template, "AWS::Logs::MetricFilter"):
+        stack.metric_filters.append(resolver.resolve(props) | {"LogicalId": logical_id})
+
+
+def _deploy_functions(template: dict, resolver: Resolver, stack: DeployedStack, aws: Any) -> None:
+    """Handlers run in this process, so they share one environment, set before their modules are imported
+    (Powertools reads POWERTOOLS_* when Logger and Metrics are created)."""
+    functions = _resources(template, "AWS::Lambda::Function")
+    environments = [resolver.resolve(props.get("Environment", {}).get("Variables", {})) for _, props in functions]
+    if any(environment != environments[0] for environment in environments):
+        raise ValueError(
+            "The emulator runs every handler in one process: the stack must give every function the same environment"
+        )
+    stack.function_environment = environments[0] if environments else {}
+    aws.set_environment(stack.function_environment)
+    for logical_id, props in functions:
+        arn = aws.register_function(
+            logical_id,
+            load_handler(props["Handler"]),
+            timeout_s=props.get("Timeout", 3),
+            memory_mb=props.get("MemorySize", 128),
+        )
+        resolver.refs[logical_id] = logical_id
+        resolver.attributes[(logical_id, "Arn")] = arn
+
+
+def _deploy_rules(template: dict, resolver: Resolver, stack: DeployedStack) -> None:
+    """EventBridge is not emulated (moto does not deliver to Step Functions): the harness matches patterns."""
     for logical_id, props in _resources(template, "AWS::Events::Rule"):
         for target in props.get("Targets", []):
+            if "Input" in target or "InputPath" in target or "InputTransformer" in target:
+                raise ValueError(f"{logical_id}: target input shaping is not emulated yet")
             rule = {"name": logical_id, "target": resolver.resolve(target["Arn"])}
             if "EventPattern" in props:
                 rule["pattern"] = resolver.resolve(props["EventPattern"])
             if "ScheduleExpression" in props:
                 rule["schedule"] = props["ScheduleExpression"]
-            if "Input" in target or "InputPath" in target or "InputTransformer" in target:
-                raise ValueError(f"{logical_id}: target input shaping is not emulated yet")
             stack.rules.append(rule)
-    return stack

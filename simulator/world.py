@@ -48,12 +48,20 @@ class SimulatedProduction:
             self.profiles[agent] = profile
             self.load[agent] = profile.cpu_percent * profile.desired
             ecs.register_task_definition(
-                family=service_name, cpu="512", memory="1024", requiresCompatibilities=["FARGATE"],
+                family=service_name,
+                cpu="512",
+                memory="1024",
+                requiresCompatibilities=["FARGATE"],
                 networkMode="awsvpc",
                 containerDefinitions=[{"name": "agent", "image": f"acso/{agent}:1.0", "essential": True}],
             )
-            ecs.create_service(cluster=self.cluster, serviceName=service_name, taskDefinition=service_name,
-                               desiredCount=profile.desired, launchType="FARGATE")
+            ecs.create_service(
+                cluster=self.cluster,
+                serviceName=service_name,
+                taskDefinition=service_name,
+                desiredCount=profile.desired,
+                launchType="FARGATE",
+            )
         self.aws.complete_ecs_deployments(self.cluster)
         logs.create_log_group(logGroupName=self.log_group)
         logs.create_log_stream(logGroupName=self.log_group, logStreamName=LOG_STREAM)
@@ -96,12 +104,29 @@ class SimulatedProduction:
         running = self.running_counts()
         data = []
         for agent, service_name in self.services.items():
-            dimensions = [{"Name": "ClusterName", "Value": self.cluster}, {"Name": "ServiceName", "Value": service_name}]
+            dimensions = [
+                {"Name": "ClusterName", "Value": self.cluster},
+                {"Name": "ServiceName", "Value": service_name},
+            ]
             profile = self.profiles[agent]
-            data.append({"MetricName": "CPUUtilization", "Dimensions": dimensions, "Timestamp": at,
-                         "Value": self.cpu_percent(agent, running[agent]), "Unit": "Percent"})
-            data.append({"MetricName": "MemoryUtilization", "Dimensions": dimensions, "Timestamp": at,
-                         "Value": profile.memory_percent, "Unit": "Percent"})
+            data.append(
+                {
+                    "MetricName": "CPUUtilization",
+                    "Dimensions": dimensions,
+                    "Timestamp": at,
+                    "Value": self.cpu_percent(agent, running[agent]),
+                    "Unit": "Percent",
+                }
+            )
+            data.append(
+                {
+                    "MetricName": "MemoryUtilization",
+                    "Dimensions": dimensions,
+                    "Timestamp": at,
+                    "Value": profile.memory_percent,
+                    "Unit": "Percent",
+                }
+            )
         self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/ECS", MetricData=data)
         self.last_sample = at
 
@@ -126,7 +151,8 @@ class SimulatedProduction:
         if not lines:
             return
         self.aws.client("logs").put_log_events(
-            logGroupName=self.log_group, logStreamName=LOG_STREAM,
+            logGroupName=self.log_group,
+            logStreamName=LOG_STREAM,
             logEvents=[{"timestamp": int(stamp.timestamp() * 1000), "message": message} for stamp, message in lines],
         )
         # CloudWatch turns log lines into metrics through the stack's metric filters; so does the world.
@@ -135,8 +161,14 @@ class SimulatedProduction:
             count = sum(1 for _, message in lines if log_filter_matches(metric_filter["FilterPattern"], message))
             self.aws.client("cloudwatch").put_metric_data(
                 Namespace=transformation["MetricNamespace"],
-                MetricData=[{"MetricName": transformation["MetricName"], "Timestamp": at, "Value": float(count),
-                             "Unit": "Count"}],
+                MetricData=[
+                    {
+                        "MetricName": transformation["MetricName"],
+                        "Timestamp": at,
+                        "Value": float(count),
+                        "Unit": "Count",
+                    }
+                ],
             )
 
     # -- faults ------------------------------------------------------------------------------------
@@ -147,4 +179,3 @@ class SimulatedProduction:
 
     def stop_tasks(self, agent: str, running: int) -> None:
         self.aws.set_running_count(self.cluster, self.services[agent], running)
-

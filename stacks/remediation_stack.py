@@ -30,30 +30,44 @@ _ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
 
 
 class RemediationStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig,
-                 powertools_version: str, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, powertools_version: str, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         prefix = f"acso-{config.name}"
 
-        self.key = kms.Key(self, "NotificationsKey", enable_key_rotation=True,
-                           description=f"Encrypts the {prefix} escalation topics and dead-letter queue")
+        self.key = kms.Key(
+            self,
+            "NotificationsKey",
+            enable_key_rotation=True,
+            description=f"Encrypts the {prefix} escalation topics and dead-letter queue",
+        )
         self.topics = {
-            level: sns.Topic(self, f"Escalation{level}", topic_name=f"{prefix}-escalation-{level.lower()}",
-                             display_name=f"ACSO {config.name} {level}", master_key=self.key, enforce_ssl=True)
+            level: sns.Topic(
+                self,
+                f"Escalation{level}",
+                topic_name=f"{prefix}-escalation-{level.lower()}",
+                display_name=f"ACSO {config.name} {level}",
+                master_key=self.key,
+                enforce_ssl=True,
+            )
             for level in ESCALATION_LEVELS
         }
         self.state_table = dynamodb.TableV2(
-            self, "StateTable",
+            self,
+            "StateTable",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             time_to_live_attribute="expiresAt",
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
+                point_in_time_recovery_enabled=True
+            ),
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.reports_bucket = s3.Bucket(
-            self, "ReportsBucket",
+            self,
+            "ReportsBucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
@@ -61,14 +75,24 @@ class RemediationStack(Stack):
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        NagSuppressions.add_resource_suppressions(self.reports_bucket, [{
-            "id": "AwsSolutions-S1", "reason": "Reports are written only by the runbooks' own roles and read by "
-            "operators; the audit trail of who acted is the DynamoDB audit record and CloudTrail."}])
+        NagSuppressions.add_resource_suppressions(
+            self.reports_bucket,
+            [
+                {
+                    "id": "AwsSolutions-S1",
+                    "reason": "Reports are written only by the runbooks' own roles and read by "
+                    "operators; the audit trail of who acted is the DynamoDB audit record and CloudTrail.",
+                }
+            ],
+        )
 
         self._agent_log_metrics()
         steps = self._steps(powertools_version)
         self.daily_health_check = RunbookStateMachine(
-            self, "DailyHealthCheck", name=f"{prefix}-daily-health-check", asl_file="daily_health_check.asl.json",
+            self,
+            "DailyHealthCheck",
+            name=f"{prefix}-daily-health-check",
+            asl_file="daily_health_check.asl.json",
             timeout=Duration.minutes(15),
             steps={
                 "NormalizeFunctionArn": steps["NormalizeHealthCheck"],
@@ -79,7 +103,11 @@ class RemediationStack(Stack):
             },
         )
         self.high_cpu = RunbookStateMachine(
-            self, "HighCpu", name=f"{prefix}-high-cpu", asl_file="high_cpu.asl.json", timeout=Duration.hours(1),
+            self,
+            "HighCpu",
+            name=f"{prefix}-high-cpu",
+            asl_file="high_cpu.asl.json",
+            timeout=Duration.hours(1),
             steps={
                 "NormalizeFunctionArn": steps["NormalizeHighCpu"],
                 "GuardFunctionArn": steps["AcquireGuard"],
@@ -101,40 +129,62 @@ class RemediationStack(Stack):
             ("ErrorLogEventsFilter", ERROR_EVENTS_METRIC, logs.FilterPattern.literal("ERROR")),
             ("LogEventsFilter", ALL_EVENTS_METRIC, logs.FilterPattern.all_events()),
         ):
-            logs.MetricFilter(self, construct_id, log_group=agents_logs, filter_pattern=pattern,
-                              metric_namespace=AGENT_LOG_NAMESPACE, metric_name=metric, metric_value="1",
-                              default_value=0)
+            logs.MetricFilter(
+                self,
+                construct_id,
+                log_group=agents_logs,
+                filter_pattern=pattern,
+                metric_namespace=AGENT_LOG_NAMESPACE,
+                metric_name=metric,
+                metric_value="1",
+                default_value=0,
+            )
 
     # -- Lambda steps ----------------------------------------------------------------------------------
     def _settings_json(self) -> str:
         config = self.config
-        return self.to_json_string({
-            "environment": config.name,
-            "clusterName": config.cluster_name,
-            "services": {agent: config.service_name(agent) for agent in config.agents},
-            "agentsLogGroup": config.agents_log_group,
-            "health": {"cpuPercent": config.health.cpu_percent, "memoryPercent": config.health.memory_percent,
-                       "errorRatePercent": config.health.error_rate_percent},
-            "highCpu": {"alarmThresholdPercent": config.high_cpu.alarm_threshold_percent,
-                        "scaleOutStep": config.high_cpu.scale_out_step,
-                        "maxDesiredCount": config.high_cpu.max_desired_count,
-                        "verifyAfterSeconds": config.high_cpu.verify_after_seconds},
-            "guard": {"dryRun": config.guard.dry_run, "lockSeconds": config.guard.lock_seconds,
-                      "cooldownSeconds": config.guard.cooldown_seconds,
-                      "minDesiredCount": config.guard.min_desired_count},
-            "stateTable": self.state_table.table_name,
-            "reportsBucket": self.reports_bucket.bucket_name,
-            "escalation": {
-                level.level: {"role": level.role, "severity": level.severity,
-                              "responseMinutes": level.response_minutes, "topicArn": self.topics[level.level].topic_arn}
-                for level in config.escalation
-            },
-        })
+        return self.to_json_string(
+            {
+                "environment": config.name,
+                "clusterName": config.cluster_name,
+                "services": {agent: config.service_name(agent) for agent in config.agents},
+                "agentsLogGroup": config.agents_log_group,
+                "health": {
+                    "cpuPercent": config.health.cpu_percent,
+                    "memoryPercent": config.health.memory_percent,
+                    "errorRatePercent": config.health.error_rate_percent,
+                },
+                "highCpu": {
+                    "alarmThresholdPercent": config.high_cpu.alarm_threshold_percent,
+                    "scaleOutStep": config.high_cpu.scale_out_step,
+                    "maxDesiredCount": config.high_cpu.max_desired_count,
+                    "verifyAfterSeconds": config.high_cpu.verify_after_seconds,
+                },
+                "guard": {
+                    "dryRun": config.guard.dry_run,
+                    "lockSeconds": config.guard.lock_seconds,
+                    "cooldownSeconds": config.guard.cooldown_seconds,
+                    "minDesiredCount": config.guard.min_desired_count,
+                },
+                "stateTable": self.state_table.table_name,
+                "reportsBucket": self.reports_bucket.bucket_name,
+                "escalation": {
+                    level.level: {
+                        "role": level.role,
+                        "severity": level.severity,
+                        "responseMinutes": level.response_minutes,
+                        "topicArn": self.topics[level.level].topic_arn,
+                    }
+                    for level in config.escalation
+                },
+            }
+        )
 
     def _steps(self, powertools_version: str) -> dict[str, StepFunction]:
         # Powertools publishes its layer ARN per version in public SSM parameters; resolved at deploy time.
         layer_arn = ssm.StringParameter.value_for_string_parameter(
-            self, f"/aws/service/powertools/python/x86_64/python3.11/{powertools_version}")
+            self, f"/aws/service/powertools/python/x86_64/python3.11/{powertools_version}"
+        )
         layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
         code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=_ASSET_EXCLUDES)
         # Identical environment for every step: one settings document, parsed once per container.
@@ -146,22 +196,34 @@ class RemediationStack(Stack):
         }
 
         def step(construct_id: str, handler: str, description: str) -> StepFunction:
-            return StepFunction(self, construct_id, handler=f"remediation.handlers.{handler}",
-                                description=description, code=code, layers=[layer], environment=environment)
+            return StepFunction(
+                self,
+                construct_id,
+                handler=f"remediation.handlers.{handler}",
+                description=description,
+                code=code,
+                layers=[layer],
+                environment=environment,
+            )
 
         steps = {
             "NormalizeHighCpu": step("NormalizeHighCpu", "high_cpu.normalize", "high-cpu: validate the input"),
             "AcquireGuard": step("AcquireGuard", "high_cpu.acquire_guard", "high-cpu: shared guard"),
             "ScaleOut": step("ScaleOut", "high_cpu.scale_out", "high-cpu: scale the service out by a step"),
             "VerifyScaling": step("VerifyScaling", "high_cpu.verify_scaling", "high-cpu: verify the scale-out"),
-            "NormalizeHealthCheck": step("NormalizeHealthCheck", "daily_health_check.normalize",
-                                         "daily-health-check: validate the input"),
+            "NormalizeHealthCheck": step(
+                "NormalizeHealthCheck", "daily_health_check.normalize", "daily-health-check: validate the input"
+            ),
             "AssessHealth": step("AssessHealth", "daily_health_check.assess", "daily-health-check: criteria, report"),
-            "CollectUtilization": step("CollectUtilization", "investigate.collect_utilization",
-                                       "investigate: CPU, memory and log volume in one GetMetricData call"),
+            "CollectUtilization": step(
+                "CollectUtilization",
+                "investigate.collect_utilization",
+                "investigate: CPU, memory and log volume in one GetMetricData call",
+            ),
             "SearchLogs": step("SearchLogs", "investigate.search_logs", "investigate: agents' log search"),
-            "DescribeServices": step("DescribeServices", "investigate.describe_services",
-                                     "investigate: ECS service state"),
+            "DescribeServices": step(
+                "DescribeServices", "investigate.describe_services", "investigate: ECS service state"
+            ),
             "RecordDecision": step("RecordDecision", "record.record_decision", "record: audit, release, notify"),
         }
         self._grant(steps)
@@ -169,20 +231,33 @@ class RemediationStack(Stack):
 
     def _grant(self, steps: dict[str, StepFunction]) -> None:
         config = self.config
-        service_arns = [self.format_arn(service="ecs", resource="service",
-                                        resource_name=f"{config.cluster_name}/{config.service_name(agent)}")
-                        for agent in config.agents]
-        agents_log_group_arn = self.format_arn(service="logs", resource="log-group",
-                                               resource_name=f"{config.agents_log_group}:*",
-                                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        service_arns = [
+            self.format_arn(
+                service="ecs", resource="service", resource_name=f"{config.cluster_name}/{config.service_name(agent)}"
+            )
+            for agent in config.agents
+        ]
+        agents_log_group_arn = self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{config.agents_log_group}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         for name in ("DescribeServices", "ScaleOut", "VerifyScaling"):
             steps[name].grant(["ecs:DescribeServices"], service_arns)
         steps["ScaleOut"].grant(["ecs:UpdateService"], service_arns)
         for name in ("CollectUtilization", "VerifyScaling"):
             steps[name].grant(["cloudwatch:GetMetricData"], ["*"])
-            NagSuppressions.add_resource_suppressions(steps[name].role, [{
-                "id": "AwsSolutions-IAM5", "reason": "cloudwatch:GetMetricData supports no resource-level "
-                "permissions (read only)."}], apply_to_children=True)
+            NagSuppressions.add_resource_suppressions(
+                steps[name].role,
+                [
+                    {
+                        "id": "AwsSolutions-IAM5",
+                        "reason": "cloudwatch:GetMetricData supports no resource-level permissions (read only).",
+                    }
+                ],
+                apply_to_children=True,
+            )
         steps["SearchLogs"].grant(["logs:FilterLogEvents"], [agents_log_group_arn])
         for name in ("AcquireGuard", "ScaleOut"):
             self.state_table.grant_read_write_data(steps[name].role)
@@ -194,33 +269,46 @@ class RemediationStack(Stack):
     # -- Triggers ------------------------------------------------------------------------------------
     def _triggers(self) -> None:
         config = self.config
-        dead_letters = sqs.Queue(self, "TriggerDeadLetters", encryption_master_key=self.key, enforce_ssl=True,
-                                 retention_period=Duration.days(14))
-        NagSuppressions.add_resource_suppressions(dead_letters, [{
-            "id": "AwsSolutions-SQS3", "reason": "This queue is the dead-letter queue of the runbook triggers."}])
+        dead_letters = sqs.Queue(
+            self,
+            "TriggerDeadLetters",
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        NagSuppressions.add_resource_suppressions(
+            dead_letters,
+            [{"id": "AwsSolutions-SQS3", "reason": "This queue is the dead-letter queue of the runbook triggers."}],
+        )
         delivery = {"dead_letter_queue": dead_letters, "retry_attempts": 185, "max_event_age": Duration.hours(24)}
 
         alarms = []
         for agent in config.agents:
             metric = cloudwatch.Metric(
-                namespace="AWS/ECS", metric_name="CPUUtilization", statistic="Average",
+                namespace="AWS/ECS",
+                metric_name="CPUUtilization",
+                statistic="Average",
                 period=Duration.seconds(config.high_cpu.alarm_period_seconds),
                 dimensions_map={"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)},
             )
-            alarms.append(cloudwatch.Alarm(
-                self, f"HighCpuAlarm-{agent}",
-                alarm_name=f"acso-{config.name}-{agent}-high-cpu",
-                alarm_description=f"ACSO {agent}: CPU > {config.high_cpu.alarm_threshold_percent:g} % for "
-                f"{config.high_cpu.alarm_period_seconds * config.high_cpu.alarm_evaluation_periods // 60} "
-                "minutes; starts the high-cpu runbook.",
-                metric=metric,
-                threshold=config.high_cpu.alarm_threshold_percent,
-                evaluation_periods=config.high_cpu.alarm_evaluation_periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ))
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"HighCpuAlarm-{agent}",
+                    alarm_name=f"acso-{config.name}-{agent}-high-cpu",
+                    alarm_description=f"ACSO {agent}: CPU > {config.high_cpu.alarm_threshold_percent:g} % for "
+                    f"{config.high_cpu.alarm_period_seconds * config.high_cpu.alarm_evaluation_periods // 60} "
+                    "minutes; starts the high-cpu runbook.",
+                    metric=metric,
+                    threshold=config.high_cpu.alarm_threshold_percent,
+                    evaluation_periods=config.high_cpu.alarm_evaluation_periods,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
         events.Rule(
-            self, "HighCpuAlarmRule",
+            self,
+            "HighCpuAlarmRule",
             description="Start high-cpu when an agent CPU alarm goes INTO ALARM (not on OK or INSUFFICIENT_DATA).",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
@@ -231,9 +319,9 @@ class RemediationStack(Stack):
             targets=[targets.SfnStateMachine(self.high_cpu.state_machine, **delivery)],
         )
         events.Rule(
-            self, "DailyHealthCheckSchedule",
+            self,
+            "DailyHealthCheckSchedule",
             description="Start the daily health check.",
             schedule=events.Schedule.expression(config.schedules.daily_health_check),
             targets=[targets.SfnStateMachine(self.daily_health_check.state_machine, **delivery)],
         )
-

@@ -24,10 +24,17 @@ def test_checked_in_config_has_both_environments_with_the_seed_thresholds():
     assert production.cluster_name == "acso-production-cluster"
     assert production.agents_log_group == "/aws/acso/production/agents"
     assert production.service_names == (
-        "acso-production-supervisor", "acso-production-threat-hunter", "acso-production-incident-response",
-        "acso-production-service-orchestration", "acso-production-financial-intelligence")
-    assert (production.health.cpu_percent, production.health.memory_percent,
-            production.health.error_rate_percent) == (70, 80, 1)
+        "acso-production-supervisor",
+        "acso-production-threat-hunter",
+        "acso-production-incident-response",
+        "acso-production-service-orchestration",
+        "acso-production-financial-intelligence",
+    )
+    assert (production.health.cpu_percent, production.health.memory_percent, production.health.error_rate_percent) == (
+        70,
+        80,
+        1,
+    )
     assert production.high_cpu.alarm_threshold_percent == 80
     assert production.high_cpu.alarm_period_seconds * production.high_cpu.alarm_evaluation_periods == 600
     assert [level.level for level in production.escalation] == ["L1", "L2", "L3", "L4"]
@@ -45,8 +52,10 @@ def test_checked_in_config_has_both_environments_with_the_seed_thresholds():
         ({"guard": {"dryRun": "no"}}, "acso:environments.production.guard.dryRun: expected true or false"),
         ({"schedules": {"dailyHealthCheck": "every day"}}, "acso:environments.production.schedules.dailyHealthCheck"),
         ({"account": "12345"}, "acso:environments.production.account"),
-        ({"escalation": {"L3": {"responseMinutes": "soon"}}}, "acso:environments.production.escalation.L3."
-         "responseMinutes: expected an integer"),
+        (
+            {"escalation": {"L3": {"responseMinutes": "soon"}}},
+            "acso:environments.production.escalation.L3.responseMinutes: expected an integer",
+        ),
     ],
 )
 def test_a_wrong_value_fails_with_a_message_naming_the_key(override, message):
@@ -62,7 +71,10 @@ def test_a_missing_defaults_block_is_named():
 
 
 def test_another_cluster_and_service_list_need_only_config():
-    config = next(c for c in load_environments(_context(clusterName="ops-{env}", agents=["alpha", "beta"]))
-                  if c.name == "production")
+    config = next(
+        c
+        for c in load_environments(_context(clusterName="ops-{env}", agents=["alpha", "beta"]))
+        if c.name == "production"
+    )
     assert config.cluster_name == "ops-production"
     assert config.service_names == ("acso-production-alpha", "acso-production-beta")

@@ -7,9 +7,9 @@ by hours, so every expiry that matters is also checked inside the condition expr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError

@@ -10,7 +10,9 @@ def execution(region: str, execution_arn: str) -> str:
 
 
 def ecs_service(region: str, cluster: str, service: str) -> str:
-    return f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/health?region={region}"
+    return (
+        f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/health?region={region}"
+    )
 
 
 def alarm(region: str, alarm_name: str) -> str:
@@ -19,7 +21,9 @@ def alarm(region: str, alarm_name: str) -> str:
 
 def log_group(region: str, name: str) -> str:
     encoded = quote(quote(name, safe=""), safe="").replace("%", "$")
-    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{encoded}"
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{encoded}"
+    )
 
 
 def s3_object(region: str, bucket: str, key: str) -> str:

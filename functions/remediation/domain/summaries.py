@@ -66,38 +66,82 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
     if evidence:
         lines += ["", "Evidence", *_utilization_lines(evidence["utilization"], agent), *_log_lines(evidence["logs"])]
         lines.append(_service_line(evidence["service"][agent]))
-    lines += ["", "Links", f"Execution: {links.execution(context.region, context.execution_arn)}",
-              f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}"]
+    lines += [
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}",
+    ]
     if request.get("alarm_name"):
         lines.append(f"Alarm: {links.alarm(context.region, request['alarm_name'])}")
     prefix = f"[ACSO {context.environment}] high-cpu {service}"
 
     if not guard.get("proceed", False):
-        return Decision("suppressed", f"{guard.get('reason')}: {guard.get('detail')}", None,
-                        f"{prefix}: suppressed ({guard.get('reason')})", lines)
+        return Decision(
+            "suppressed",
+            f"{guard.get('reason')}: {guard.get('detail')}",
+            None,
+            f"{prefix}: suppressed ({guard.get('reason')})",
+            lines,
+        )
     before, after = action["before"], action["after"]
     counts = f"{before['desired_count']} -> {action['call']['parameters']['desiredCount']}" if action["call"] else ""
     if action["outcome"] == "at-cap":
-        why = (f"at the scaling cap ({before['desired_count']} of {action['cap']} tasks); no scale-out. "
-               "A bigger task definition (resource optimization) needs a person.")
-        return Decision("escalated", why, "L2", f"{prefix}: at scaling cap {action['cap']}, CPU still high",
-                        [f"What happened: {service} is {why}", "", *lines], before, after)
+        why = (
+            f"at the scaling cap ({before['desired_count']} of {action['cap']} tasks); no scale-out. "
+            "A bigger task definition (resource optimization) needs a person."
+        )
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: at scaling cap {action['cap']}, CPU still high",
+            [f"What happened: {service} is {why}", "", *lines],
+            before,
+            after,
+        )
     if action["outcome"] == "dry-run":
         why = f"dry run: would call {action['call']['operation']} {action['call']['parameters']}"
-        return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would scale {counts}",
-                        [f"What would happen: {why}", "", *lines], before, after)
+        return Decision(
+            "dry-run",
+            why,
+            "L1",
+            f"{prefix}: DRY RUN, would scale {counts}",
+            [f"What would happen: {why}", "", *lines],
+            before,
+            after,
+        )
     verification = state.get("verification", {})
     observed = verification.get("service", after)
-    summary = (f"scaled {service} from {before['desired_count']} to {after['desired_count']} tasks; "
-               f"{observed['running_count']} running, CPU now {_percent(verification.get('cpuLatestPercent'))} "
-               f"(threshold {verification.get('cpuThresholdPercent')} %)")
+    summary = (
+        f"scaled {service} from {before['desired_count']} to {after['desired_count']} tasks; "
+        f"{observed['running_count']} running, CPU now {_percent(verification.get('cpuLatestPercent'))} "
+        f"(threshold {verification.get('cpuThresholdPercent')} %)"
+    )
     if verification.get("verified"):
-        return Decision("acted", summary, "L1", f"{prefix}: scaled out {counts}, CPU back under threshold",
-                        [f"What happened: {summary}", "", *lines], before, after)
-    return Decision("escalated", f"{summary}; not verified", "L2",
-                    f"{prefix}: scaled out {counts} but CPU still high",
-                    [f"What happened: {summary}. Verification failed: the service is not stable at the new count "
-                     "or CPU is still over the threshold.", "", *lines], before, after)
+        return Decision(
+            "acted",
+            summary,
+            "L1",
+            f"{prefix}: scaled out {counts}, CPU back under threshold",
+            [f"What happened: {summary}", "", *lines],
+            before,
+            after,
+        )
+    return Decision(
+        "escalated",
+        f"{summary}; not verified",
+        "L2",
+        f"{prefix}: scaled out {counts} but CPU still high",
+        [
+            f"What happened: {summary}. Verification failed: the service is not stable at the new count "
+            "or CPU is still over the threshold.",
+            "",
+            *lines,
+        ],
+        before,
+        after,
+    )
 
 
 def health_check(state: dict, context: RunContext) -> Decision:
@@ -106,22 +150,34 @@ def health_check(state: dict, context: RunContext) -> Decision:
     report = assessment.get("report")
     lines = []
     for criterion in failed:
-        lines.append(f"FAILED {criterion['scope']}: {criterion['criterion']} - {criterion['observed']} "
-                     f"(expected {criterion['expected']}); handled by runbook {criterion['handled_by']}")
+        lines.append(
+            f"FAILED {criterion['scope']}: {criterion['criterion']} - {criterion['observed']} "
+            f"(expected {criterion['expected']}); handled by runbook {criterion['handled_by']}"
+        )
     passed = len(assessment["criteria"]) - len(failed)
-    lines += ["", f"{passed} of {len(assessment['criteria'])} checks passed across "
-              f"{len(state['request']['agents'])} services."]
-    lines += ["", "Links", f"Execution: {links.execution(context.region, context.execution_arn)}",
-              f"Agents' logs: {links.log_group(context.region, context.log_group)}"]
+    lines += [
+        "",
+        f"{passed} of {len(assessment['criteria'])} checks passed across {len(state['request']['agents'])} services.",
+    ]
+    lines += [
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Agents' logs: {links.log_group(context.region, context.log_group)}",
+    ]
     if report:
         lines.append(f"Report: {links.s3_object(context.region, report['bucket'], report['key'])}")
     prefix = f"[ACSO {context.environment}] daily health check"
     if not failed:
         return Decision("healthy", "all criteria passed", None, f"{prefix}: healthy", lines)
     scopes = sorted({criterion["scope"] for criterion in failed})
-    return Decision("degraded", f"{len(failed)} criteria failed: " + "; ".join(
-        f"{c['scope']} {c['criterion']}" for c in failed), "L1",
-        f"{prefix}: DEGRADED, {len(failed)} checks failed ({len(scopes)} scopes)", lines)
+    return Decision(
+        "degraded",
+        f"{len(failed)} criteria failed: " + "; ".join(f"{c['scope']} {c['criterion']}" for c in failed),
+        "L1",
+        f"{prefix}: DEGRADED, {len(failed)} checks failed ({len(scopes)} scopes)",
+        lines,
+    )
 
 
 def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decision:
@@ -131,8 +187,9 @@ def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decisi
     lines = [f"Error: {kind}: {message}", "", f"Execution: {links.execution(context.region, context.execution_arn)}"]
     if kind == "InvalidInput":
         return Decision("rejected", message, None, f"[ACSO {context.environment}] {runbook}: input rejected", lines)
-    return Decision("failed", f"{kind}: {message}", "L2",
-                    f"[ACSO {context.environment}] {runbook}: FAILED ({kind})", lines)
+    return Decision(
+        "failed", f"{kind}: {message}", "L2", f"[ACSO {context.environment}] {runbook}: FAILED ({kind})", lines
+    )
 
 
 def _error_message(error: dict) -> str:

@@ -13,8 +13,12 @@ from remediation.settings import load_settings
 @tracer.capture_lambda_handler
 def collect_utilization(event: dict, context: LambdaContext) -> dict:
     return investigate.collect_utilization(
-        event["agents"], event["windowMinutes"], event["periodSeconds"], event["stat"],
-        event.get("includeLogVolume", False), load_settings(),
+        event["agents"],
+        event["windowMinutes"],
+        event["periodSeconds"],
+        event["stat"],
+        event.get("includeLogVolume", False),
+        load_settings(),
     )
 
 

@@ -25,14 +25,24 @@ def assess(agents: list[str], evidence: dict, settings: Settings) -> dict:
     ]
     volume = utilization["logVolume24h"]
     limits = settings.health
-    criteria = evaluate(observations, volume["errorEvents"], volume["events"], limits.cpu_percent,
-                        limits.memory_percent, limits.error_rate_percent)
+    criteria = evaluate(
+        observations,
+        volume["errorEvents"],
+        volume["events"],
+        limits.cpu_percent,
+        limits.memory_percent,
+        limits.error_rate_percent,
+    )
     now = utc_now()
     key = f"daily-health-check/{now:%Y/%m/%d}/{now:%H%M%S}.md"
     body = _markdown(settings.environment, now.isoformat(timespec="seconds"), observations, criteria)
     reports.put_report(settings.reports_bucket, key, body, "text/markdown")
-    reports.put_report(settings.reports_bucket, key.replace(".md", ".json"),
-                       json.dumps({"criteria": [c.to_dict() for c in criteria]}, indent=2), "application/json")
+    reports.put_report(
+        settings.reports_bucket,
+        key.replace(".md", ".json"),
+        json.dumps({"criteria": [c.to_dict() for c in criteria]}, indent=2),
+        "application/json",
+    )
     return {
         "healthy": all(criterion.passed for criterion in criteria),
         "criteria": [criterion.to_dict() for criterion in criteria],
@@ -43,15 +53,32 @@ def assess(agents: list[str], evidence: dict, settings: Settings) -> dict:
 def _markdown(environment: str, at: str, observations: list[ServiceObservation], criteria: list) -> str:
     failed = [c for c in criteria if not c.passed]
     verdict = "HEALTHY" if not failed else f"DEGRADED ({len(failed)} failed)"
-    rows = [f"| {o.agent} | {o.running_count}/{o.desired_count} | {_cell(o.cpu_max_percent)} | "
-            f"{_cell(o.memory_max_percent)} |" for o in observations]
-    checks = [f"| {'pass' if c.passed else '**FAIL**'} | {c.scope} | {c.criterion} | {c.observed} | {c.expected} | "
-              f"{'' if c.passed else c.handled_by} |" for c in criteria]
-    return "\n".join([
-        f"# ACSO {environment} daily health check: {verdict}", "", f"Checked at {at} UTC.", "",
-        "| Agent | Running/Desired | CPU max 1 h | Memory max 1 h |", "|---|---|---|---|", *rows, "",
-        "| Result | Scope | Criterion | Observed | Expected | Handled by |", "|---|---|---|---|---|---|", *checks, "",
-    ])
+    rows = [
+        f"| {o.agent} | {o.running_count}/{o.desired_count} | {_cell(o.cpu_max_percent)} | "
+        f"{_cell(o.memory_max_percent)} |"
+        for o in observations
+    ]
+    checks = [
+        f"| {'pass' if c.passed else '**FAIL**'} | {c.scope} | {c.criterion} | {c.observed} | {c.expected} | "
+        f"{'' if c.passed else c.handled_by} |"
+        for c in criteria
+    ]
+    return "\n".join(
+        [
+            f"# ACSO {environment} daily health check: {verdict}",
+            "",
+            f"Checked at {at} UTC.",
+            "",
+            "| Agent | Running/Desired | CPU max 1 h | Memory max 1 h |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            "| Result | Scope | Criterion | Observed | Expected | Handled by |",
+            "|---|---|---|---|---|---|",
+            *checks,
+            "",
+        ]
+    )
 
 
 def _cell(value: float | None) -> str:

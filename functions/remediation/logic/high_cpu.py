@@ -20,12 +20,17 @@ def scale_out(request: ServiceRequest, settings: Settings) -> dict:
     """Re-read the service (evidence may be minutes old), then set an absolute desired count."""
     current = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
     policy = settings.high_cpu
-    plan = plan_scale_out(current.desired_count, policy.scale_out_step, policy.max_desired_count,
-                          settings.guard.min_desired_count)
+    plan = plan_scale_out(
+        current.desired_count, policy.scale_out_step, policy.max_desired_count, settings.guard.min_desired_count
+    )
     # A retry of this step (after UpdateService succeeded) must not plan a second step from the new count.
-    first = state_store.remember_plan(settings.state_table, request.idempotency_key,
-                                      {"before": current.to_dict(), "target": plan.target, "atCap": plan.at_cap},
-                                      utc_now(), _PLAN_TTL_SECONDS)
+    first = state_store.remember_plan(
+        settings.state_table,
+        request.idempotency_key,
+        {"before": current.to_dict(), "target": plan.target, "atCap": plan.at_cap},
+        utc_now(),
+        _PLAN_TTL_SECONDS,
+    )
     before, target = first["before"], first["target"]
     call = {
         "operation": "ecs.UpdateService",
@@ -43,8 +48,9 @@ def scale_out(request: ServiceRequest, settings: Settings) -> dict:
     if request.dry_run:
         return result | {"outcome": "dry-run", "after": current.to_dict(), "call": call}
     after = ecs.set_desired_count(request.cluster_name, request.service_name, target)
-    state_store.record_action(settings.state_table, lease_resource(request), ACTION, utc_now(),
-                              settings.guard.cooldown_seconds)
+    state_store.record_action(
+        settings.state_table, lease_resource(request), ACTION, utc_now(), settings.guard.cooldown_seconds
+    )
     return result | {"outcome": "scaled", "after": after.to_dict(), "call": call}
 
 

@@ -20,7 +20,11 @@ def _agents(scope: str | list[str], settings: Settings) -> list[str]:
 
 
 def collect_utilization(
-    scope: str | list[str], window_minutes: int, period_seconds: int, stat: str, include_log_volume: bool,
+    scope: str | list[str],
+    window_minutes: int,
+    period_seconds: int,
+    stat: str,
+    include_log_volume: bool,
     settings: Settings,
 ) -> dict:
     """CPU and memory of every agent (and the day's log volume) in one GetMetricData call."""

@@ -16,8 +16,9 @@ _SUMMARIES = {"high-cpu": summaries.high_cpu, "daily-health-check": summaries.he
 
 
 def record_decision(runbook: str, state: dict, execution_arn: str, settings: Settings) -> dict:
-    context = RunContext(settings.environment, os.environ.get("AWS_REGION", "us-east-1"), execution_arn,
-                         settings.agents_log_group)
+    context = RunContext(
+        settings.environment, os.environ.get("AWS_REGION", "us-east-1"), execution_arn, settings.agents_log_group
+    )
     if "error" in state:
         decision = summaries.rejected_or_failed(state, runbook, context)
     else:
@@ -26,7 +27,10 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
     message_id = _notify_once(decision, runbook, execution_arn, settings) if decision.level else None
     request = state.get("request", {})
     state_store.put_audit_record(
-        settings.state_table, runbook, utc_now(), execution_arn,
+        settings.state_table,
+        runbook,
+        utc_now(),
+        execution_arn,
         {
             "runbook": runbook,
             "decision": decision.decision,
@@ -54,15 +58,18 @@ def _notify_once(decision: Decision, runbook: str, execution_arn: str, settings:
     if earlier:
         return earlier
     message_id = _publish(decision, runbook, settings)
-    state_store.remember_notification(settings.state_table, execution_arn, decision.decision, message_id, utc_now(),
-                                      _NOTIFIED_TTL_SECONDS)
+    state_store.remember_notification(
+        settings.state_table, execution_arn, decision.decision, message_id, utc_now(), _NOTIFIED_TTL_SECONDS
+    )
     return message_id
 
 
 def _publish(decision: Decision, runbook: str, settings: Settings) -> str:
     level = settings.escalation[decision.level]
     respond = f"respond within {level.response_minutes} min" if level.response_minutes else "respond immediately"
-    header = f"{decision.decision.upper()} - escalation {decision.level}: {level.role}, severity {level.severity}, {respond}"
+    header = (
+        f"{decision.decision.upper()} - escalation {decision.level}: {level.role}, severity {level.severity}, {respond}"
+    )
     return notifier.publish(
         level.topic_arn,
         decision.subject,
