@@ -181,7 +181,7 @@ def parse_environment(name: str, defaults: Mapping[str, Any], block: Mapping[str
             alarm_evaluation_periods=high_cpu.integer("alarmEvaluationPeriods", 1, 24),
             scale_out_step=high_cpu.integer("scaleOutStep", 1, 10),
             max_desired_count=high_cpu.integer("maxDesiredCount", 1, 100),
-            verify_after_seconds=high_cpu.integer("verifyAfterSeconds", 0, 3600),
+            verify_after_seconds=high_cpu.integer("verifyAfterSeconds", 0, 1800),  # runbook times out at 1 h,
         ),
         guard=GuardLimits(
             dry_run=guard.flag("dryRun"),

@@ -8,6 +8,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -15,11 +16,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from cdk_nag import NagSuppressions
+from cdk_nag import NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from stacks.config import ESCALATION_LEVELS, EnvironmentConfig
-from stacks.runbook import FUNCTIONS_DIR, RunbookStateMachine, StepFunction
+from stacks.runbook import FUNCTIONS_DIR, RunbookStateMachine, StepFunction, suppress_wildcards
 
 # Names of the metric filters' metrics; the handlers read them (functions/remediation/logic/investigate.py).
 AGENT_LOG_NAMESPACE = "ACSO/Agents"
@@ -93,7 +94,6 @@ class RemediationStack(Stack):
             "DailyHealthCheck",
             name=f"{prefix}-daily-health-check",
             asl_file="daily_health_check.asl.json",
-            timeout=Duration.minutes(15),
             steps={
                 "NormalizeFunctionArn": steps["NormalizeHealthCheck"],
                 "DescribeServicesFunctionArn": steps["DescribeServices"],
@@ -107,7 +107,6 @@ class RemediationStack(Stack):
             "HighCpu",
             name=f"{prefix}-high-cpu",
             asl_file="high_cpu.asl.json",
-            timeout=Duration.hours(1),
             steps={
                 "NormalizeFunctionArn": steps["NormalizeHighCpu"],
                 "GuardFunctionArn": steps["AcquireGuard"],
@@ -248,23 +247,32 @@ class RemediationStack(Stack):
         steps["ScaleOut"].grant(["ecs:UpdateService"], service_arns)
         for name in ("CollectUtilization", "VerifyScaling"):
             steps[name].grant(["cloudwatch:GetMetricData"], ["*"])
-            NagSuppressions.add_resource_suppressions(
+            suppress_wildcards(
                 steps[name].role,
-                [
-                    {
-                        "id": "AwsSolutions-IAM5",
-                        "reason": "cloudwatch:GetMetricData supports no resource-level permissions (read only).",
-                    }
-                ],
-                apply_to_children=True,
+                "cloudwatch:GetMetricData supports no resource-level permissions (read only).",
+                ["Resource::*"],
             )
         steps["SearchLogs"].grant(["logs:FilterLogEvents"], [agents_log_group_arn])
-        for name in ("AcquireGuard", "ScaleOut"):
+        suppress_wildcards(
+            steps["SearchLogs"].role,
+            "logs:FilterLogEvents is granted on the agents' log group ARN, which IAM spells with a ':*' suffix.",
+            [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
+        )
+        for name in ("AcquireGuard", "ScaleOut", "RecordDecision"):
             self.state_table.grant_read_write_data(steps[name].role)
-        self.state_table.grant_read_write_data(steps["RecordDecision"].role)
         for topic in self.topics.values():
             topic.grant_publish(steps["RecordDecision"].role)
-        self.reports_bucket.grant_put(steps["AssessHealth"].role)
+        suppress_wildcards(
+            steps["RecordDecision"].role,
+            "Publishing to the KMS-encrypted escalation topics needs kms:GenerateDataKey* on their one key.",
+            ["Action::kms:GenerateDataKey*"],
+        )
+        steps["AssessHealth"].grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects("daily-health-check/*")])
+        suppress_wildcards(
+            steps["AssessHealth"].role,
+            "Reports are written under the daily-health-check/ prefix of the reports bucket, one key per run.",
+            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/daily-health-check\/\*$/g")],
+        )
 
     # -- Triggers ------------------------------------------------------------------------------------
     def _triggers(self) -> None:
@@ -280,6 +288,8 @@ class RemediationStack(Stack):
             dead_letters,
             [{"id": "AwsSolutions-SQS3", "reason": "This queue is the dead-letter queue of the runbook triggers."}],
         )
+        # EventBridge must be able to use the queue's key, or undeliverable events are lost (aws-cdk#33169).
+        self.key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey")
         delivery = {"dead_letter_queue": dead_letters, "retry_attempts": 185, "max_event_age": Duration.hours(24)}
 
         alarms = []

@@ -1,0 +1,145 @@
+"""Least privilege and the Lambda steps' runtime contract (environment, tracing, importable handlers)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from remediation.settings import Settings
+from simulator.synthesized import load_handler
+from tests.infrastructure.support import (
+    ACCOUNT,
+    REGION,
+    SynthesizedStack,
+    actions_cover,
+    ecs_service_arn,
+    policy_statements,
+)
+
+_WHOLE_SERVICE = re.compile(r"^(\*|[a-z0-9-]+:\*)$", re.IGNORECASE)
+SCALE_OUT_HANDLER = "remediation.handlers.high_cpu.scale_out"
+SEARCH_LOGS_HANDLER = "remediation.handlers.investigate.search_logs"
+
+
+def _is_account_root(synthesized: SynthesizedStack, principal) -> bool:
+    return synthesized.resolver().resolve(principal) == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+
+
+def _handlers_of(synthesized: SynthesizedStack, roles: tuple[str, ...]) -> set[str | None]:
+    return {synthesized.function_of_role(role) for role in roles}
+
+
+def test_no_statement_allows_every_action_or_every_action_of_a_service(synthesized):
+    """Wildcard actions appear only in Deny guards (TLS only) and in the KMS default key policy, which delegates
+    the key to this account's IAM (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html)."""
+    offending = [
+        (statement.source, statement.actions)
+        for statement in policy_statements(synthesized)
+        if statement.effect == "Allow"
+        and any(_WHOLE_SERVICE.match(action) for action in statement.actions)
+        and not (
+            synthesized.resources[statement.source]["Type"] == "AWS::KMS::Key"
+            and _is_account_root(synthesized, statement.principal)
+        )
+    ]
+    assert offending == []
+
+
+def test_ecs_actions_are_scoped_to_exactly_the_configured_services_and_only_scale_out_may_update_them(synthesized):
+    config = synthesized.config
+    resolver = synthesized.resolver()
+    expected = sorted(ecs_service_arn(config.cluster_name, service) for service in config.service_names)
+    ecs_statements = [
+        s
+        for s in policy_statements(synthesized)
+        if s.effect == "Allow" and any(a.lower().startswith("ecs:") for a in s.actions)
+    ]
+    updates = [s for s in ecs_statements if actions_cover(s.actions, "ecs:UpdateService")]
+
+    assert updates, "the scale-out step must be allowed to update the services"
+    for statement in ecs_statements:
+        assert sorted(resolver.resolve(list(statement.resources))) == expected, statement.source
+    for statement in updates:
+        assert statement.kind == "identity"
+        assert _handlers_of(synthesized, statement.roles) == {SCALE_OUT_HANDLER}, (
+            f"{statement.source}: only the scale-out step may change a service's desired count"
+        )
+
+
+def test_log_search_is_limited_to_the_agents_log_group_and_to_the_search_step(synthesized):
+    resolver = synthesized.resolver()
+    log_group = synthesized.config.agents_log_group
+    searches = [
+        s
+        for s in policy_statements(synthesized)
+        if s.effect == "Allow" and actions_cover(s.actions, "logs:FilterLogEvents")
+    ]
+
+    assert searches
+    for statement in searches:
+        assert resolver.resolve(list(statement.resources)) == [
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*"
+        ]
+        assert _handlers_of(synthesized, statement.roles) == {SEARCH_LOGS_HANDLER}
+
+
+def test_every_lambda_step_runs_with_the_same_environment_carrying_the_environment_config(synthesized):
+    """The emulator runs every handler in one process; it relies on one shared environment."""
+    config = synthesized.config
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    environments = [props.get("Environment", {}).get("Variables", {}) for props in functions.values()]
+
+    assert functions
+    assert all(environment == environments[0] for environment in environments)
+    variables = synthesized.resolver().resolve(environments[0])
+    assert variables["POWERTOOLS_SERVICE_NAME"] == f"acso-{config.name}-runbooks"
+    settings = Settings.model_validate(json.loads(variables["ACSO_SETTINGS"]))
+    assert settings.environment == config.name
+    assert settings.cluster_name == config.cluster_name
+    assert settings.services == {agent: config.service_name(agent) for agent in config.agents}
+    assert settings.agents_log_group == config.agents_log_group
+    assert settings.guard.dry_run is config.guard.dry_run
+    assert settings.high_cpu.max_desired_count == config.high_cpu.max_desired_count
+
+
+def test_staging_acts_in_dry_run_under_a_lower_cap_than_production(synthesized_app):
+    def settings(environment: str) -> Settings:
+        synthesized = synthesized_app[environment]
+        function = next(iter(synthesized.of_type("AWS::Lambda::Function").values()))
+        return Settings.model_validate_json(
+            synthesized.resolver().resolve(function["Environment"]["Variables"]["ACSO_SETTINGS"])
+        )
+
+    staging, production = settings("staging"), settings("production")
+    assert (staging.guard.dry_run, staging.high_cpu.max_desired_count) == (True, 3)
+    assert (production.guard.dry_run, production.high_cpu.max_desired_count) == (False, 6)
+
+
+def test_every_lambda_step_is_traced_with_xray(synthesized):
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    assert functions
+    assert {logical_id: props.get("TracingConfig", {}).get("Mode") for logical_id, props in functions.items()} == {
+        logical_id: "Active" for logical_id in functions
+    }
+
+
+def test_every_lambda_handler_resolves_to_a_callable_in_the_functions_package(production, monkeypatch):
+    # Powertools reads POWERTOOLS_* when the handler modules create Logger/Metrics: import them with the
+    # environment the stack gives them (the same the emulator sets), never with an ad-hoc one.
+    variables = production.resolver().resolve(
+        next(iter(production.of_type("AWS::Lambda::Function").values()))["Environment"]["Variables"]
+    )
+    for name, value in variables.items():
+        if name.startswith("POWERTOOLS_"):
+            monkeypatch.setenv(name, value)
+
+    unresolved = {}
+    for logical_id, props in production.of_type("AWS::Lambda::Function").items():
+        try:
+            handler = load_handler(props["Handler"])
+        except (ImportError, AttributeError) as error:
+            unresolved[logical_id] = f"{props['Handler']}: {error}"
+            continue
+        if not callable(handler):
+            unresolved[logical_id] = f"{props['Handler']} is not callable"
+    assert unresolved == {}

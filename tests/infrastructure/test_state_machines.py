@@ -1,0 +1,236 @@
+"""The runbooks' state machines as deployed: checked-in ASL, every placeholder substituted, validated by
+statelint, and shaped so every failure is retried, bounded in time and recorded on one failure path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from statelint.config import Config
+from statelint.linter import Linter
+from statelint.problem import ProblemType
+
+from stacks.runbook import asl_placeholders
+from tests.infrastructure.support import STATE_MACHINES_DIR, SynthesizedStack, iter_states, transitions
+
+ASL_FILES = sorted(path.name for path in STATE_MACHINES_DIR.glob("*.asl.json"))
+FAILURE_PATH = "RecordFailure"
+REJECTED_INPUT = "KeepRejectedInputError"
+FAILED = "RunbookFailed"
+# statelint's FLOAT check only wants `2.0` spelled instead of `2` (BackoffRate); Step Functions accepts both and
+# statelint documents `--ignore=FLOAT` for it. Every other check stays on.
+STATELINT = Config(ignored_problem_types={ProblemType.FLOAT})
+# Which handler each Task state runs: a swapped substitution would still deploy and validate.
+TASK_HANDLERS = {
+    "high-cpu": {
+        "NormalizeRequest": "remediation.handlers.high_cpu.normalize",
+        "AcquireGuard": "remediation.handlers.high_cpu.acquire_guard",
+        "CollectUtilization": "remediation.handlers.investigate.collect_utilization",
+        "SearchAgentLogs": "remediation.handlers.investigate.search_logs",
+        "DescribeAlarmedService": "remediation.handlers.investigate.describe_services",
+        "ScaleOut": "remediation.handlers.high_cpu.scale_out",
+        "VerifyScaling": "remediation.handlers.high_cpu.verify_scaling",
+        "RecordDecision": "remediation.handlers.record.record_decision",
+        "RecordFailure": "remediation.handlers.record.record_decision",
+    },
+    "daily-health-check": {
+        "NormalizeRequest": "remediation.handlers.daily_health_check.normalize",
+        "DescribeServices": "remediation.handlers.investigate.describe_services",
+        "CollectUtilization": "remediation.handlers.investigate.collect_utilization",
+        "AssessHealth": "remediation.handlers.daily_health_check.assess",
+        "RecordDecision": "remediation.handlers.record.record_decision",
+        "RecordFailure": "remediation.handlers.record.record_decision",
+    },
+}
+
+
+def _definitions(synthesized: SynthesizedStack) -> list[tuple[str, dict]]:
+    """(state machine name, resolved definition) of every state machine in the template."""
+    machines = synthesized.of_type("AWS::StepFunctions::StateMachine")
+    definitions = [
+        (machines[logical_id]["StateMachineName"], definition)
+        for logical_id, definition in synthesized.definitions().items()
+    ]
+    assert definitions
+    return definitions
+
+
+def _runbook(synthesized: SynthesizedStack, state_machine_name: str) -> str:
+    return state_machine_name.removeprefix(f"acso-{synthesized.environment}-")
+
+
+def test_every_state_machine_definition_passes_statelint(synthesized):
+    problems = {name: Linter.validate(definition, STATELINT) for name, definition in _definitions(synthesized)}
+
+    assert problems == {name: [] for name in problems}
+
+
+def test_statelint_is_not_silently_accepting_everything():
+    """A broken transition is reported: the check above can fail."""
+    broken = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Missing"}}}
+    assert Linter.validate(broken, STATELINT)
+
+
+def test_every_state_says_what_it_does_in_a_comment(synthesized):
+    for name, definition in _definitions(synthesized):
+        assert str(definition.get("Comment", "")).strip(), f"{name}: the state machine has no Comment"
+        silent = [
+            (scope, state_name)
+            for scope, state_name, state, _ in iter_states(definition)
+            if not str(state.get("Comment", "")).strip()
+        ]
+        assert silent == [], name
+
+
+def test_every_task_retries_and_is_bounded_in_time(synthesized):
+    for name, definition in _definitions(synthesized):
+        for scope, state_name, state, _ in iter_states(definition):
+            if state["Type"] != "Task":
+                continue
+            where = f"{name}: {'/'.join((*scope, state_name))}"
+            assert state.get("Retry"), f"{where} has no Retry"
+            assert all(
+                retrier.get("ErrorEquals") and retrier.get("MaxAttempts", 3) >= 1 for retrier in state["Retry"]
+            ), where
+            assert "TimeoutSeconds" in state or "TimeoutSecondsPath" in state, f"{where} has no TimeoutSeconds"
+
+
+def test_every_state_machine_is_bounded_in_time(synthesized):
+    for name, definition in _definitions(synthesized):
+        assert isinstance(definition.get("TimeoutSeconds"), int), f"{name}: no TimeoutSeconds"
+        assert definition["TimeoutSeconds"] > 0
+
+
+def test_high_cpu_runbook_timeout_leaves_room_for_the_configured_verification_wait(synthesized):
+    definition = synthesized.definitions()[synthesized.state_machine_named("high-cpu")]
+    assert definition["TimeoutSeconds"] > synthesized.config.high_cpu.verify_after_seconds
+
+
+def test_every_catch_leads_to_the_single_failure_path_with_the_error_under_dollar_error(synthesized):
+    for name, definition in _definitions(synthesized):
+        for scope, state_name, state, _ in iter_states(definition):
+            where = f"{name}: {'/'.join((*scope, state_name))}"
+            for catcher in state.get("Catch", []):
+                if scope == () and state_name == definition["StartAt"]:
+                    # The first state may reject input that is not even an object: the error replaces it.
+                    assert (catcher["Next"], catcher.get("ResultPath")) == (REJECTED_INPUT, "$"), where
+                elif scope == () and state_name == FAILURE_PATH:
+                    # Recording the failure failed: keep the original $.error for RunbookFailed.
+                    assert catcher["Next"] == FAILED, where
+                    assert catcher.get("ResultPath") not in (None, "$", "$.error"), where
+                else:
+                    assert (catcher["Next"], catcher.get("ResultPath")) == (FAILURE_PATH, "$.error"), where
+
+
+def test_no_failure_escapes_the_failure_path(synthesized):
+    """Every top-level step that can fail catches States.ALL; the failure path records, then fails the run."""
+    for name, definition in _definitions(synthesized):
+        states = definition["States"]
+        for state_name, state in states.items():
+            if state["Type"] in {"Task", "Parallel", "Map"}:
+                assert any("States.ALL" in catcher["ErrorEquals"] for catcher in state.get("Catch", [])), (
+                    f"{name}: {state_name} lets an error end the execution unrecorded"
+                )
+        assert states[REJECTED_INPUT]["Type"] == "Pass"
+        assert states[REJECTED_INPUT]["Next"] == FAILURE_PATH
+        assert states[REJECTED_INPUT]["Parameters"] == {"error.$": "$"}
+        assert states[FAILURE_PATH]["Type"] == "Task"
+        assert states[FAILURE_PATH]["Next"] == FAILED
+        assert states[FAILED]["Type"] == "Fail"
+        assert (states[FAILED].get("ErrorPath"), states[FAILED].get("CausePath")) == ("$.error.Error", "$.error.Cause")
+
+
+def test_every_transition_points_to_a_state_of_its_own_scope_and_every_state_is_reachable(synthesized):
+    for name, definition in _definitions(synthesized):
+        scopes: dict[tuple[str, ...], tuple[str, dict]] = {}
+        for scope, state_name, state, siblings in iter_states(definition):
+            for target in transitions(state):
+                assert target in siblings, f"{name}: {'/'.join((*scope, state_name))} -> {target} does not exist"
+            scopes.setdefault(scope, (state_name, siblings))
+        for scope, (_, siblings) in scopes.items():
+            start = definition["StartAt"] if scope == () else _branch_start(definition, scope)
+            reached, frontier = {start}, [start]
+            while frontier:
+                for target in transitions(siblings[frontier.pop()]):
+                    if target not in reached:
+                        reached.add(target)
+                        frontier.append(target)
+            assert reached == set(siblings), f"{name}: unreachable {sorted(set(siblings) - reached)} in {scope}"
+
+
+def _branch_start(definition: dict, scope: tuple[str, ...]) -> str:
+    node = definition
+    for part in scope:
+        if part.startswith("Branches["):
+            node = node["Branches"][int(part[len("Branches[") : -1])]
+        elif part in ("ItemProcessor", "Iterator"):
+            node = node[part]
+        else:
+            node = node["States"][part]
+    return node["StartAt"]
+
+
+def test_each_task_state_invokes_the_handler_of_its_step(synthesized):
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    resolver = synthesized.resolver()
+    handler_by_arn = {
+        resolver.attributes[(logical_id, "Arn")]: props["Handler"] for logical_id, props in functions.items()
+    }
+    for name, definition in _definitions(synthesized):
+        runbook = _runbook(synthesized, name)
+        invoked = {
+            state_name: handler_by_arn.get(state["Resource"], state["Resource"])
+            for _, state_name, state, _ in iter_states(definition)
+            if state["Type"] == "Task"
+        }
+        assert invoked == TASK_HANDLERS[runbook], name
+
+
+def test_each_state_machine_role_may_invoke_exactly_the_functions_its_definition_calls(synthesized):
+    resolver = synthesized.resolver()
+    machines = synthesized.of_type("AWS::StepFunctions::StateMachine")
+    policies = synthesized.of_type("AWS::IAM::Policy")
+    for logical_id, definition in synthesized.definitions().items():
+        role = machines[logical_id]["RoleArn"]["Fn::GetAtt"][0]
+        called = {state["Resource"] for _, _, state, _ in iter_states(definition) if state["Type"] == "Task"}
+        invokable = {
+            resource.removesuffix(":*")
+            for policy in policies.values()
+            if {"Ref": role} in policy["Roles"]
+            for statement in policy["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Allow" and "lambda:InvokeFunction" in json.dumps(statement["Action"])
+            for resource in resolver.resolve(
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+        }
+        assert invokable == called, machines[logical_id]["StateMachineName"]
+
+
+def test_every_state_machine_logs_and_traces_its_executions(synthesized):
+    for props in synthesized.of_type("AWS::StepFunctions::StateMachine").values():
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+        assert props["LoggingConfiguration"]["Destinations"]
+
+
+@pytest.mark.parametrize("asl_file", ASL_FILES)
+def test_every_placeholder_of_a_checked_in_asl_file_is_substituted_and_every_substitution_used(synthesized, asl_file):
+    """Matched by content: the deployed definition is the checked-in file, not a copy."""
+    source = (STATE_MACHINES_DIR / asl_file).read_text()
+    machines = synthesized.of_type("AWS::StepFunctions::StateMachine")
+    deployed = [
+        props
+        for props in machines.values()
+        if synthesized.assets[props["DefinitionS3Location"]["Key"]].read_text() == source
+    ]
+
+    assert len(deployed) == 1, f"{asl_file} must be deployed by exactly one state machine"
+    assert set(deployed[0]["DefinitionSubstitutions"]) == asl_placeholders(asl_file)
+    assert asl_placeholders(asl_file), f"{asl_file}: a runbook without Lambda steps is unexpected"
+
+
+def test_every_state_machine_comes_from_a_checked_in_asl_file(synthesized):
+    sources = {(STATE_MACHINES_DIR / asl_file).read_text() for asl_file in ASL_FILES}
+    for props in synthesized.of_type("AWS::StepFunctions::StateMachine").values():
+        assert "DefinitionS3Location" in props, f"{props['StateMachineName']}: inline definition"
+        assert synthesized.assets[props["DefinitionS3Location"]["Key"]].read_text() in sources
