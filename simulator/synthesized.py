@@ -125,6 +125,8 @@ class DeployedStack:
     """Alarm name -> resolved AWS::CloudWatch::Alarm properties."""
     metric_filters: list[dict] = field(default_factory=list)
     function_environment: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    """SSM parameter name -> initial value."""
 
 
 def _resources(template: dict, resource_type: str) -> list[tuple[str, dict]]:
@@ -199,6 +201,11 @@ def _deploy_storage(
         client("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
         resolver.refs[logical_id] = stack.reports_bucket = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+    for logical_id, props in _resources(template, "AWS::SSM::Parameter"):
+        resolved = resolver.resolve(props)
+        client("ssm").put_parameter(Name=resolved["Name"], Value=resolved["Value"], Type=resolved["Type"])
+        resolver.refs[logical_id] = resolved["Name"]
+        stack.parameters[resolved["Name"]] = resolved["Value"]
     for logical_id, props in _resources(template, "AWS::SNS::Topic"):
         arn = client("sns").create_topic(Name=props["TopicName"])["TopicArn"]
         resolver.refs[logical_id] = arn

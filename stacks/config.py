@@ -17,6 +17,9 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _SCHEDULE = re.compile(r"^(cron|rate)\(.+\)$")
+_PARAMETER = re.compile(r"^/[A-Za-z0-9_.{}/-]+$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 class ConfigError(ValueError):
@@ -38,6 +41,16 @@ class HighCpuPolicy:
     scale_out_step: int
     max_desired_count: int
     verify_after_seconds: int
+    recovery_margin_percent: float
+    """Hysteresis: verified only when CPU is below the alarm threshold minus this margin."""
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    weekday: str
+    start: str
+    end: str
+    week_of_month: int | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,13 @@ class GuardLimits:
     lock_seconds: int
     cooldown_seconds: int
     min_desired_count: int
+    actions_per_hour: int
+    blast_radius_percent: float
+    breaker_failures: int
+    breaker_window_seconds: int
+    approval_timeout_seconds: int
+    flags_parameter: str
+    maintenance_windows: tuple[MaintenanceWindow, ...]
 
 
 @dataclass(frozen=True)
@@ -181,13 +201,21 @@ def parse_environment(name: str, defaults: Mapping[str, Any], block: Mapping[str
             alarm_evaluation_periods=high_cpu.integer("alarmEvaluationPeriods", 1, 24),
             scale_out_step=high_cpu.integer("scaleOutStep", 1, 10),
             max_desired_count=high_cpu.integer("maxDesiredCount", 1, 100),
-            verify_after_seconds=high_cpu.integer("verifyAfterSeconds", 0, 1800),  # runbook times out at 1 h,
+            verify_after_seconds=high_cpu.integer("verifyAfterSeconds", 0, 1800),  # runbook times out at 1 h
+            recovery_margin_percent=high_cpu.percent("recoveryMarginPercent"),
         ),
         guard=GuardLimits(
             dry_run=guard.flag("dryRun"),
             lock_seconds=guard.integer("lockSeconds", 60, 86400),
             cooldown_seconds=guard.integer("cooldownSeconds", 0, 86400),
             min_desired_count=guard.integer("minDesiredCount", 1, 100),
+            actions_per_hour=guard.integer("actionsPerHour", 1, 1000),
+            blast_radius_percent=guard.percent("blastRadiusPercent"),
+            breaker_failures=guard.integer("breakerFailures", 1, 100),
+            breaker_window_seconds=guard.integer("breakerWindowSeconds", 60, 7 * 86400),
+            approval_timeout_seconds=guard.integer("approvalTimeoutSeconds", 60, 86400),
+            flags_parameter=_substitute(guard.text("flagsParameter", _PARAMETER), name),
+            maintenance_windows=_maintenance_windows(guard, f"{path}.guard.maintenanceWindows"),
         ),
         schedules=Schedules(daily_health_check=schedules.text("dailyHealthCheck", _SCHEDULE)),
         escalation=_escalation(reader.child("escalation")),
@@ -195,6 +223,26 @@ def parse_environment(name: str, defaults: Mapping[str, Any], block: Mapping[str
     if config.guard.min_desired_count > config.high_cpu.max_desired_count:
         raise ConfigError(f"{path}.guard.minDesiredCount: must not exceed highCpu.maxDesiredCount")
     return config
+
+
+def _maintenance_windows(guard: _Reader, path: str) -> tuple[MaintenanceWindow, ...]:
+    raw = guard._raw("maintenanceWindows")
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: expected a list of windows, got {raw!r}")
+    windows = []
+    for index, entry in enumerate(raw):
+        window = _Reader(entry, f"{path}[{index}]")
+        weekday = window.text("weekday")
+        if weekday not in _WEEKDAYS:
+            raise ConfigError(f"{path}[{index}].weekday: expected one of {', '.join(_WEEKDAYS)}, got {weekday!r}")
+        start, end = window.text("start", _CLOCK), window.text("end", _CLOCK)
+        if end <= start:
+            raise ConfigError(f"{path}[{index}]: end {end} must be after start {start} (same day, UTC)")
+        week = entry.get("weekOfMonth")
+        if week is not None and (isinstance(week, bool) or not isinstance(week, int) or not 1 <= week <= 5):
+            raise ConfigError(f"{path}[{index}].weekOfMonth: expected 1-5 or absent, got {week!r}")
+        windows.append(MaintenanceWindow(weekday, start, end, week))
+    return tuple(windows)
 
 
 def _substitute(value: str, environment: str) -> str:

@@ -3,6 +3,8 @@ whose Lambda steps investigate and act on the agents' ECS services, under one sh
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -87,6 +89,15 @@ class RemediationStack(Stack):
             ],
         )
 
+        # Kill switch and maintenance suppression, read fresh by the guard; operators flip them with
+        # `aws ssm put-parameter --overwrite` (README), the maintenance runbook sets suppressedUntil.
+        self.flags = ssm.StringParameter(
+            self,
+            "AutomationFlags",
+            parameter_name=config.guard.flags_parameter,
+            string_value=json.dumps({"enabled": True, "suppressedUntil": None, "reason": ""}),
+            description=f"ACSO {config.name} runbook automation flags (kill switch, maintenance suppression)",
+        )
         self._agent_log_metrics()
         steps = self._steps(powertools_version)
         self.daily_health_check = RunbookStateMachine(
@@ -115,6 +126,7 @@ class RemediationStack(Stack):
                 "DescribeServicesFunctionArn": steps["DescribeServices"],
                 "ScaleOutFunctionArn": steps["ScaleOut"],
                 "VerifyFunctionArn": steps["VerifyScaling"],
+                "RestoreFunctionArn": steps["RestorePriorCount"],
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
@@ -140,8 +152,11 @@ class RemediationStack(Stack):
             )
 
     # -- Lambda steps ----------------------------------------------------------------------------------
+    def cpu_alarm_name(self, agent: str) -> str:
+        return f"acso-{self.config.name}-{agent}-high-cpu"
+
     def _settings_json(self) -> str:
-        config = self.config
+        config, guard = self.config, self.config.guard
         return self.to_json_string(
             {
                 "environment": config.name,
@@ -153,17 +168,29 @@ class RemediationStack(Stack):
                     "memoryPercent": config.health.memory_percent,
                     "errorRatePercent": config.health.error_rate_percent,
                 },
+                "cpuAlarms": {agent: self.cpu_alarm_name(agent) for agent in config.agents},
                 "highCpu": {
                     "alarmThresholdPercent": config.high_cpu.alarm_threshold_percent,
                     "scaleOutStep": config.high_cpu.scale_out_step,
                     "maxDesiredCount": config.high_cpu.max_desired_count,
                     "verifyAfterSeconds": config.high_cpu.verify_after_seconds,
+                    "recoveryMarginPercent": config.high_cpu.recovery_margin_percent,
                 },
                 "guard": {
-                    "dryRun": config.guard.dry_run,
-                    "lockSeconds": config.guard.lock_seconds,
-                    "cooldownSeconds": config.guard.cooldown_seconds,
-                    "minDesiredCount": config.guard.min_desired_count,
+                    "dryRun": guard.dry_run,
+                    "lockSeconds": guard.lock_seconds,
+                    "cooldownSeconds": guard.cooldown_seconds,
+                    "minDesiredCount": guard.min_desired_count,
+                    "actionsPerHour": guard.actions_per_hour,
+                    "blastRadiusPercent": guard.blast_radius_percent,
+                    "breakerFailures": guard.breaker_failures,
+                    "breakerWindowSeconds": guard.breaker_window_seconds,
+                    "approvalTimeoutSeconds": guard.approval_timeout_seconds,
+                    "flagsParameter": guard.flags_parameter,
+                    "maintenanceWindows": [
+                        {"weekday": w.weekday, "start": w.start, "end": w.end, "weekOfMonth": w.week_of_month}
+                        for w in guard.maintenance_windows
+                    ],
                 },
                 "stateTable": self.state_table.table_name,
                 "reportsBucket": self.reports_bucket.bucket_name,
@@ -210,6 +237,9 @@ class RemediationStack(Stack):
             "AcquireGuard": step("AcquireGuard", "high_cpu.acquire_guard", "high-cpu: shared guard"),
             "ScaleOut": step("ScaleOut", "high_cpu.scale_out", "high-cpu: scale the service out by a step"),
             "VerifyScaling": step("VerifyScaling", "high_cpu.verify_scaling", "high-cpu: verify the scale-out"),
+            "RestorePriorCount": step(
+                "RestorePriorCount", "high_cpu.restore_prior_count", "high-cpu: undo a scale-out that made it worse"
+            ),
             "NormalizeHealthCheck": step(
                 "NormalizeHealthCheck", "daily_health_check.normalize", "daily-health-check: validate the input"
             ),
@@ -242,9 +272,22 @@ class RemediationStack(Stack):
             resource_name=f"{config.agents_log_group}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        for name in ("DescribeServices", "ScaleOut", "VerifyScaling"):
+        for name in ("DescribeServices", "ScaleOut", "VerifyScaling", "RestorePriorCount"):
             steps[name].grant(["ecs:DescribeServices"], service_arns)
-        steps["ScaleOut"].grant(["ecs:UpdateService"], service_arns)
+        for name in ("ScaleOut", "RestorePriorCount"):
+            steps[name].grant(["ecs:UpdateService"], service_arns)
+        alarm_arns = [
+            self.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=self.cpu_alarm_name(agent),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for agent in config.agents
+        ]
+        for name in ("AcquireGuard", "ScaleOut"):  # blast radius; alarm still in ALARM before the write
+            steps[name].grant(["cloudwatch:DescribeAlarms"], alarm_arns)
+        self.flags.grant_read(steps["AcquireGuard"].role)
         for name in ("CollectUtilization", "VerifyScaling"):
             steps[name].grant(["cloudwatch:GetMetricData"], ["*"])
             suppress_wildcards(
@@ -258,7 +301,7 @@ class RemediationStack(Stack):
             "logs:FilterLogEvents is granted on the agents' log group ARN, which IAM spells with a ':*' suffix.",
             [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
         )
-        for name in ("AcquireGuard", "ScaleOut", "RecordDecision"):
+        for name in ("AcquireGuard", "ScaleOut", "VerifyScaling", "RecordDecision"):
             self.state_table.grant_read_write_data(steps[name].role)
         for topic in self.topics.values():
             topic.grant_publish(steps["RecordDecision"].role)
@@ -305,7 +348,7 @@ class RemediationStack(Stack):
                 cloudwatch.Alarm(
                     self,
                     f"HighCpuAlarm-{agent}",
-                    alarm_name=f"acso-{config.name}-{agent}-high-cpu",
+                    alarm_name=self.cpu_alarm_name(agent),
                     alarm_description=f"ACSO {agent}: CPU > {config.high_cpu.alarm_threshold_percent:g} % for "
                     f"{config.high_cpu.alarm_period_seconds * config.high_cpu.alarm_evaluation_periods // 60} "
                     "minutes; starts the high-cpu runbook.",

@@ -25,5 +25,5 @@ class AwsCallFailed(RunbookError):
     """Any other AWS API error."""
 
 
-class StateConflict(RunbookError):
-    """A guard record changed under us (for example a lock taken over after it expired)."""
+class FlagStoreUnavailable(RunbookError):
+    """The automation flags cannot be read; the guard fails closed (no action, a page)."""

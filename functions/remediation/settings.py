@@ -24,6 +24,14 @@ class HighCpuPolicy(_Model):
     scale_out_step: int = Field(alias="scaleOutStep")
     max_desired_count: int = Field(alias="maxDesiredCount")
     verify_after_seconds: int = Field(alias="verifyAfterSeconds")
+    recovery_margin_percent: float = Field(alias="recoveryMarginPercent")
+
+
+class MaintenanceWindow(_Model):
+    weekday: str
+    start: str
+    end: str
+    week_of_month: int | None = Field(alias="weekOfMonth", default=None)
 
 
 class GuardLimits(_Model):
@@ -31,6 +39,13 @@ class GuardLimits(_Model):
     lock_seconds: int = Field(alias="lockSeconds")
     cooldown_seconds: int = Field(alias="cooldownSeconds")
     min_desired_count: int = Field(alias="minDesiredCount")
+    actions_per_hour: int = Field(alias="actionsPerHour")
+    blast_radius_percent: float = Field(alias="blastRadiusPercent")
+    breaker_failures: int = Field(alias="breakerFailures")
+    breaker_window_seconds: int = Field(alias="breakerWindowSeconds")
+    approval_timeout_seconds: int = Field(alias="approvalTimeoutSeconds")
+    flags_parameter: str = Field(alias="flagsParameter")
+    maintenance_windows: tuple[MaintenanceWindow, ...] = Field(alias="maintenanceWindows")
 
 
 class EscalationLevel(_Model):
@@ -46,6 +61,8 @@ class Settings(_Model):
     services: dict[str, str]
     """Agent name -> ECS service name, in the configured order."""
     agents_log_group: str = Field(alias="agentsLogGroup")
+    cpu_alarms: dict[str, str] = Field(alias="cpuAlarms")
+    """Agent name -> name of its CPU alarm (the blast-radius check counts how many are in ALARM)."""
     health: HealthThresholds
     high_cpu: HighCpuPolicy = Field(alias="highCpu")
     guard: GuardLimits

@@ -17,7 +17,8 @@ from tests.infrastructure.support import (
 )
 
 _WHOLE_SERVICE = re.compile(r"^(\*|[a-z0-9-]+:\*)$", re.IGNORECASE)
-SCALE_OUT_HANDLER = "remediation.handlers.high_cpu.scale_out"
+# The only steps that may change a service's desired count: the act step and its undo.
+WRITING_HANDLERS = {"remediation.handlers.high_cpu.scale_out", "remediation.handlers.high_cpu.restore_prior_count"}
 SEARCH_LOGS_HANDLER = "remediation.handlers.investigate.search_logs"
 
 
@@ -45,7 +46,7 @@ def test_no_statement_allows_every_action_or_every_action_of_a_service(synthesiz
     assert offending == []
 
 
-def test_ecs_actions_are_scoped_to_exactly_the_configured_services_and_only_scale_out_may_update_them(synthesized):
+def test_ecs_actions_are_scoped_to_exactly_the_configured_services_and_only_act_steps_may_update_them(synthesized):
     config = synthesized.config
     resolver = synthesized.resolver()
     expected = sorted(ecs_service_arn(config.cluster_name, service) for service in config.service_names)
@@ -61,8 +62,8 @@ def test_ecs_actions_are_scoped_to_exactly_the_configured_services_and_only_scal
         assert sorted(resolver.resolve(list(statement.resources))) == expected, statement.source
     for statement in updates:
         assert statement.kind == "identity"
-        assert _handlers_of(synthesized, statement.roles) == {SCALE_OUT_HANDLER}, (
-            f"{statement.source}: only the scale-out step may change a service's desired count"
+        assert _handlers_of(synthesized, statement.roles) <= WRITING_HANDLERS, (
+            f"{statement.source}: only the act steps may change a service's desired count"
         )
 
 

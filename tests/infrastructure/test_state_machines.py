@@ -30,6 +30,7 @@ TASK_HANDLERS = {
         "DescribeAlarmedService": "remediation.handlers.investigate.describe_services",
         "ScaleOut": "remediation.handlers.high_cpu.scale_out",
         "VerifyScaling": "remediation.handlers.high_cpu.verify_scaling",
+        "RestorePriorCount": "remediation.handlers.high_cpu.restore_prior_count",
         "RecordDecision": "remediation.handlers.record.record_decision",
         "RecordFailure": "remediation.handlers.record.record_decision",
     },

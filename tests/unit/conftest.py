@@ -141,6 +141,10 @@ def alarm_state_change(agent: str, state_at: str) -> dict:
     }
 
 
+FLAGS_PARAMETER = "/acso/production/runbooks/automation"
+AUTOMATION_ENABLED = {"enabled": True, "suppressedUntil": None, "reason": ""}
+
+
 def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
     """The document the stack puts in ACSO_SETTINGS for production (stacks/remediation_stack.py)."""
     return {
@@ -149,8 +153,28 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
         "services": dict(SERVICES),
         "agentsLogGroup": AGENTS_LOG_GROUP,
         "health": {"cpuPercent": 70, "memoryPercent": 80, "errorRatePercent": 1},
-        "highCpu": {"alarmThresholdPercent": 80, "scaleOutStep": 1, "maxDesiredCount": 6, "verifyAfterSeconds": 300},
-        "guard": {"dryRun": False, "lockSeconds": 900, "cooldownSeconds": 900, "minDesiredCount": 1} | guard,
+        "cpuAlarms": {agent: f"acso-production-{agent}-high-cpu" for agent in SERVICES},
+        "highCpu": {
+            "alarmThresholdPercent": 80,
+            "scaleOutStep": 1,
+            "maxDesiredCount": 6,
+            "verifyAfterSeconds": 300,
+            "recoveryMarginPercent": 10,
+        },
+        "guard": {
+            "dryRun": False,
+            "lockSeconds": 900,
+            "cooldownSeconds": 900,
+            "minDesiredCount": 1,
+            "actionsPerHour": 10,
+            "blastRadiusPercent": 60,
+            "breakerFailures": 3,
+            "breakerWindowSeconds": 3600,
+            "approvalTimeoutSeconds": 1800,
+            "flagsParameter": FLAGS_PARAMETER,
+            "maintenanceWindows": [{"weekday": "SUN", "start": "02:00", "end": "05:00", "weekOfMonth": 1}],
+        }
+        | guard,
         "stateTable": STATE_TABLE,
         "reportsBucket": REPORTS_BUCKET,
         "escalation": {
@@ -220,6 +244,19 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedAws]:
             BillingMode="PAY_PER_REQUEST",
         )
         boto("s3").create_bucket(Bucket=REPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        boto("ssm").put_parameter(Name=FLAGS_PARAMETER, Type="String", Value=json.dumps(AUTOMATION_ENABLED))
+        for agent, service in SERVICES.items():
+            boto("cloudwatch").put_metric_alarm(
+                AlarmName=f"acso-production-{agent}-high-cpu",
+                Namespace="AWS/ECS",
+                MetricName="CPUUtilization",
+                Dimensions=[{"Name": "ClusterName", "Value": CLUSTER}, {"Name": "ServiceName", "Value": service}],
+                Statistic="Average",
+                Period=300,
+                EvaluationPeriods=2,
+                Threshold=80,
+                ComparisonOperator="GreaterThanThreshold",
+            )
         emulated = EmulatedAws(monkeypatch)
         sns, sqs = boto("sns"), boto("sqs")
         for level in LEVELS:

@@ -16,6 +16,9 @@ from tests.unit.conftest import CLUSTER, SERVICES, STATE_TABLE, boto
 SUPERVISOR = SERVICES["supervisor"]
 
 
+RUN_ARN = "arn:aws:states:eu-west-1:123456789012:execution:acso-production-high-cpu:run-1"
+
+
 def _request(lambda_context, service: str = "supervisor", dry_run: bool = False, execution: str = "run-1") -> dict:
     """The request NormalizeRequest hands on, from a console input."""
     raw = {"service": service, "dryRun": dry_run}
@@ -67,7 +70,7 @@ def test_given_two_tasks_when_scaling_out_then_desired_count_is_set_to_three_and
 ):
     aws.create_service("supervisor", desired_count=2)
 
-    action = high_cpu.scale_out({"request": _request(lambda_context)}, lambda_context)
+    action = high_cpu.scale_out({"executionArn": RUN_ARN, "request": _request(lambda_context)}, lambda_context)
 
     assert action["outcome"] == "scaled"
     assert action["call"] == {
@@ -90,7 +93,7 @@ def test_given_the_service_at_the_cap_when_scaling_out_then_no_update_is_made_an
 ):
     aws.create_service("supervisor", desired_count=6)
 
-    action = high_cpu.scale_out({"request": _request(lambda_context)}, lambda_context)
+    action = high_cpu.scale_out({"executionArn": RUN_ARN, "request": _request(lambda_context)}, lambda_context)
 
     assert (action["outcome"], action["call"], action["cap"]) == ("at-cap", None, 6)
     assert action["after"] == action["before"]
@@ -104,7 +107,9 @@ def test_given_a_dry_run_request_when_scaling_out_then_no_update_is_made_and_the
 ):
     aws.create_service("supervisor", desired_count=2)
 
-    action = high_cpu.scale_out({"request": _request(lambda_context, dry_run=True)}, lambda_context)
+    action = high_cpu.scale_out(
+        {"executionArn": RUN_ARN, "request": _request(lambda_context, dry_run=True)}, lambda_context
+    )
 
     assert action["outcome"] == "dry-run"
     assert action["call"] == {
@@ -122,7 +127,7 @@ def test_given_the_same_request_twice_when_scaling_out_then_one_step_is_added_in
     aws, virtual_clock, lambda_context, start, expected
 ):
     aws.create_service("supervisor", desired_count=start)
-    event = {"request": _request(lambda_context)}
+    event = {"executionArn": RUN_ARN, "request": _request(lambda_context)}
 
     observed = []
     for _ in range(2):
@@ -139,7 +144,9 @@ def test_given_another_service_when_scaling_out_then_only_the_alarmed_service_ch
     aws.create_service("supervisor", desired_count=2)
     aws.create_service("threat-hunter", desired_count=2)
 
-    high_cpu.scale_out({"request": _request(lambda_context, service="threat-hunter")}, lambda_context)
+    high_cpu.scale_out(
+        {"executionArn": RUN_ARN, "request": _request(lambda_context, service="threat-hunter")}, lambda_context
+    )
 
     assert (aws.desired_count("supervisor"), aws.desired_count("threat-hunter")) == (2, 3)
 
@@ -148,7 +155,7 @@ def test_given_the_re_read_after_update_was_throttled_when_step_functions_retrie
     aws, virtual_clock, lambda_context, monkeypatch
 ):
     aws.create_service("supervisor", desired_count=2)
-    event = {"request": _request(lambda_context)}
+    event = {"executionArn": RUN_ARN, "request": _request(lambda_context)}
     describe, reads = ecs.describe_services, []
 
     def throttle_the_re_read(cluster, names):
@@ -173,8 +180,8 @@ def test_given_the_re_read_after_update_was_throttled_when_step_functions_retrie
 def _scaled_out(aws, lambda_context) -> dict:
     aws.create_service("supervisor", desired_count=2)
     request = _request(lambda_context)
-    action = high_cpu.scale_out({"request": request}, lambda_context)
-    return {"request": request, "targetDesiredCount": action["after"]["desired_count"]}
+    action = high_cpu.scale_out({"executionArn": RUN_ARN, "request": request}, lambda_context)
+    return {"executionArn": RUN_ARN, "request": request, "targetDesiredCount": action["after"]["desired_count"]}
 
 
 def test_given_the_new_count_running_and_cpu_under_the_threshold_when_verified_then_the_scale_out_is_verified(

@@ -77,12 +77,16 @@ def _run(aws, virtual_clock, lambda_context, desired_count: int, cpu_after: floa
         "logs": investigate.search_logs({"pattern": LOG_PATTERN, "windowMinutes": 60}, lambda_context),
         "service": investigate.describe_services({"agents": [state["request"]["agent"]]}, lambda_context),
     }
-    state["action"] = high_cpu.scale_out({"request": state["request"]}, lambda_context)
+    state["action"] = high_cpu.scale_out({"request": state["request"], "executionArn": RUN}, lambda_context)
     if state["action"]["outcome"] == "scaled":
         virtual_clock.advance(state["action"]["verifyAfterSeconds"])
         _put_cpu(virtual_clock.now, cpu_after)
         state["verification"] = high_cpu.verify_scaling(
-            {"request": state["request"], "targetDesiredCount": state["action"]["after"]["desired_count"]},
+            {
+                "request": state["request"],
+                "targetDesiredCount": state["action"]["after"]["desired_count"],
+                "executionArn": RUN,
+            },
             lambda_context,
         )
     return state

@@ -17,6 +17,8 @@ class ServiceState:
     pending_count: int
     task_definition: str
     deployments: int
+    rollout_state: str
+    """The primary deployment's rolloutState: COMPLETED, IN_PROGRESS or FAILED."""
     recent_events: tuple[str, ...]
 
     @property
@@ -36,6 +38,10 @@ def _state(raw: dict) -> ServiceState:
         pending_count=raw.get("pendingCount", 0),
         task_definition=raw.get("taskDefinition", ""),
         deployments=len(raw.get("deployments", [])) or 1,
+        rollout_state=next(
+            (d.get("rolloutState", "COMPLETED") for d in raw.get("deployments", []) if d.get("status") == "PRIMARY"),
+            "COMPLETED",
+        ),
         recent_events=tuple(event.get("message", "") for event in raw.get("events", [])[:5]),
     )
 

@@ -124,6 +124,81 @@ def release_lease(table: str, resource: str, owner: str) -> bool:
     )
 
 
+def claim_once(table: str, key: str, owner: str, now: datetime, ttl_seconds: int) -> bool:
+    """True for the first caller only (e.g. one blast-radius page per hour, whoever sees it first)."""
+    return _conditional_write(
+        "dynamodb.PutItem",
+        client("dynamodb").put_item,
+        TableName=table,
+        Item={
+            "pk": {"S": f"ONCE#{key}"},
+            "sk": {"S": "ONCE"},
+            "owner": {"S": owner},
+            "expiresAt": {"N": str(_epoch(now) + ttl_seconds)},
+        },
+        ConditionExpression="attribute_not_exists(pk) OR #owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":owner": {"S": owner}},
+    )
+
+
+def consume_budget(table: str, window: str, limit: int, owner: str, now: datetime, ttl_seconds: int) -> bool:
+    """Take one action from the window's budget; False when the budget is spent.
+
+    Idempotent per owner (a retried act step does not spend twice): the owner is added to a string set
+    in the same conditional update that counts it.
+    """
+    return _conditional_write(
+        "dynamodb.UpdateItem",
+        client("dynamodb").update_item,
+        TableName=table,
+        Key={"pk": {"S": f"BUDGET#{window}"}, "sk": {"S": "BUDGET"}},
+        UpdateExpression="ADD used :one, owners :owner SET expiresAt = :expires",
+        ConditionExpression="attribute_not_exists(used) OR (used < :limit AND NOT contains(owners, :owner_value))",
+        ExpressionAttributeValues={
+            ":one": {"N": "1"},
+            ":owner": {"SS": [owner]},
+            ":owner_value": {"S": owner},
+            ":limit": {"N": str(limit)},
+            ":expires": {"N": str(_epoch(now) + ttl_seconds)},
+        },
+    ) or _budget_owner(table, window, owner)
+
+
+def _budget_owner(table: str, window: str, owner: str) -> bool:
+    return owner in _get(table, f"BUDGET#{window}", "BUDGET").get("owners", {}).get("SS", [])
+
+
+def breaker_open_since(table: str, runbook: str) -> str | None:
+    """When the runbook's circuit breaker opened, or None while it is closed."""
+    return _get(table, f"BREAKER#{runbook}", "BREAKER").get("openedAt", {}).get("S")
+
+
+def record_failed_verification(
+    table: str, runbook: str, execution_arn: str, now: datetime, window_seconds: int, threshold: int
+) -> tuple[int, bool]:
+    """Count a failed verification in the window; open the breaker at the threshold.
+
+    Returns (failures in the window, whether this call opened the breaker).
+    """
+    item = _get(table, f"BREAKER#{runbook}", "BREAKER")
+    since = now.timestamp() - window_seconds
+    failures = [f for f in json.loads(item.get("failures", {}).get("S", "[]")) if f["at"] >= since]
+    if not any(f["execution"] == execution_arn for f in failures):
+        failures.append({"at": now.timestamp(), "execution": execution_arn})
+    opening = len(failures) >= threshold and "openedAt" not in item
+    attributes = {
+        "pk": {"S": f"BREAKER#{runbook}"},
+        "sk": {"S": "BREAKER"},
+        "failures": {"S": json.dumps(failures)},
+    }
+    if "openedAt" in item or opening:
+        attributes["openedAt"] = item.get("openedAt", {"S": now.isoformat()})
+    with aws_errors("dynamodb.PutItem"):
+        client("dynamodb").put_item(TableName=table, Item=attributes)
+    return len(failures), opening
+
+
 def last_action_at(table: str, resource: str, action: str) -> datetime | None:
     item = _get(table, f"COOLDOWN#{resource}", action)
     return datetime.fromisoformat(item["actedAt"]["S"]) if item else None

@@ -27,6 +27,7 @@ class RunContext:
     region: str
     execution_arn: str
     log_group: str
+    state_table: str = ""
 
 
 def _percent(value: float | None) -> str:
@@ -77,13 +78,7 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
     prefix = f"[ACSO {context.environment}] high-cpu {service}"
 
     if not guard.get("proceed", False):
-        return Decision(
-            "suppressed",
-            f"{guard.get('reason')}: {guard.get('detail')}",
-            None,
-            f"{prefix}: suppressed ({guard.get('reason')})",
-            lines,
-        )
+        return guard_refusal(guard, prefix, lines)
     before, after = action["before"], action["after"]
     counts = f"{before['desired_count']} -> {action['call']['parameters']['desiredCount']}" if action["call"] else ""
     if action["outcome"] == "at-cap":
@@ -111,6 +106,22 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
             before,
             after,
         )
+    if action["outcome"] == "refused":
+        refusal = action["authorization"]
+        why = f"{refusal['reason']}: {refusal['detail']}; no change made"
+        if refusal["reason"] in _BENIGN_REFUSALS:
+            return Decision(
+                "suppressed", why, None, f"{prefix}: not scaled ({refusal['reason']})", lines, before, after
+            )
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: scale-out refused ({refusal['reason']})",
+            [f"What happened: {why}", "", *lines],
+            before,
+            after,
+        )
     verification = state.get("verification", {})
     observed = verification.get("service", after)
     summary = (
@@ -128,19 +139,55 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
             before,
             after,
         )
+    details = [
+        f"What happened: {summary}. Verification failed: "
+        + (
+            "the new tasks did not start."
+            if not verification.get("stable")
+            else f"CPU is not below {verification.get('cpuRecoveredBelowPercent')} %."
+        )
+    ]
+    restored = state.get("restore")
+    if restored:
+        details.append(f"Restored the prior desired count: {restored['restoredTo']}.")
+        after = restored["after"]
+    breaker = verification.get("breaker") or {}
+    if breaker.get("opened"):
+        details.append(
+            f"CIRCUIT BREAKER OPEN: {breaker['failures']} failed verifications within the window; automated "
+            f"high-cpu actions are disabled. Re-enable after investigating: aws dynamodb delete-item "
+            f"--table-name {context.state_table} --key "
+            '\'{"pk": {"S": "BREAKER#high-cpu"}, "sk": {"S": "BREAKER"}}\''
+        )
+    subject = f"{prefix}: scaled out {counts} but " + (
+        "tasks did not start, restored" if restored else "CPU still high"
+    )
+    if breaker.get("opened"):
+        subject = f"{prefix}: CIRCUIT BREAKER OPEN after failed verification"
     return Decision(
         "escalated",
-        f"{summary}; not verified",
+        f"{summary}; not verified" + ("; restored" if restored else ""),
         "L2",
-        f"{prefix}: scaled out {counts} but CPU still high",
-        [
-            f"What happened: {summary}. Verification failed: the service is not stable at the new count "
-            "or CPU is still over the threshold.",
-            "",
-            *lines,
-        ],
+        subject,
+        [*details, "", *lines],
         before,
         after,
+    )
+
+
+# Refusals at the last check that mean "nothing to do now", not "a person must act".
+_BENIGN_REFUSALS = {"alarm-resolved", "deployment-in-progress"}
+
+
+def guard_refusal(guard: dict, prefix: str, lines: list[str]) -> Decision:
+    """A guard refusal is a decision: audited always, notified when the guard says someone must know."""
+    reason, why = guard.get("reason"), f"{guard.get('reason')}: {guard.get('detail')}"
+    level = guard.get("notify")
+    if not level:
+        return Decision("suppressed", why, None, f"{prefix}: suppressed ({reason})", lines)
+    decision = "suppressed" if reason == "kill-switch" else "escalated"
+    return Decision(
+        decision, why, level, f"{prefix}: no automated action ({reason})", [f"No automated action: {why}", "", *lines]
     )
 
 

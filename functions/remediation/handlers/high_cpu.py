@@ -40,7 +40,7 @@ def acquire_guard(event: dict, context: LambdaContext) -> dict:
 @tracer.capture_lambda_handler
 def scale_out(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
-    result = high_cpu.scale_out(request, load_settings())
+    result = high_cpu.scale_out(request, event["executionArn"], load_settings())
     logger.info("Scale-out", extra={"outcome": result["outcome"], "call": result["call"]})
     return result
 
@@ -49,6 +49,15 @@ def scale_out(event: dict, context: LambdaContext) -> dict:
 @tracer.capture_lambda_handler
 def verify_scaling(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
-    result = high_cpu.verify(request, event["targetDesiredCount"], load_settings())
+    result = high_cpu.verify(request, event["targetDesiredCount"], event["executionArn"], load_settings())
     logger.info("Verification", extra={"verification": result})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def restore_prior_count(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = high_cpu.restore(request, event["priorDesiredCount"], load_settings())
+    logger.info("Restored prior desired count", extra={"restore": result})
     return result

@@ -9,14 +9,15 @@ from remediation.adapters.metrics import MetricQuery
 from remediation.clock import utc_now
 from remediation.domain.requests import ServiceRequest
 from remediation.domain.scaling import plan_scale_out
-from remediation.logic.guard import lease_resource
+from remediation.logic.guard import authorize_write, lease_resource
 from remediation.settings import Settings
 
 ACTION = "scale-out"
+RUNBOOK = "high-cpu"
 _PLAN_TTL_SECONDS = 7 * 24 * 3600
 
 
-def scale_out(request: ServiceRequest, settings: Settings) -> dict:
+def scale_out(request: ServiceRequest, execution_arn: str, settings: Settings) -> dict:
     """Re-read the service (evidence may be minutes old), then set an absolute desired count."""
     current = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
     policy = settings.high_cpu
@@ -42,11 +43,21 @@ def scale_out(request: ServiceRequest, settings: Settings) -> dict:
         "before": before,
         "cap": plan.cap,
         "verifyAfterSeconds": policy.verify_after_seconds,
+        "authorization": None,
     }
     if first["atCap"]:
         return result | {"outcome": "at-cap", "after": current.to_dict(), "call": None}
     if request.dry_run:
         return result | {"outcome": "dry-run", "after": current.to_dict(), "call": call}
+    if current.desired_count != target:  # not yet done by an earlier attempt of this step
+        authorization = authorize_write(request, current, target, execution_arn, settings)
+        if not authorization.allowed:
+            return result | {
+                "outcome": "refused",
+                "after": current.to_dict(),
+                "call": call,
+                "authorization": authorization.to_dict(),
+            }
     after = ecs.set_desired_count(request.cluster_name, request.service_name, target)
     state_store.record_action(
         settings.state_table, lease_resource(request), ACTION, utc_now(), settings.guard.cooldown_seconds
@@ -54,20 +65,46 @@ def scale_out(request: ServiceRequest, settings: Settings) -> dict:
     return result | {"outcome": "scaled", "after": after.to_dict(), "call": call}
 
 
-def verify(request: ServiceRequest, target_desired: int, settings: Settings) -> dict:
-    """Stable at the new count and CPU back under the alarm threshold, or the run escalates."""
+def verify(request: ServiceRequest, target_desired: int, execution_arn: str, settings: Settings) -> dict:
+    """Stable at the new count and CPU clearly under the alarm threshold (hysteresis), or escalate.
+
+    A failed verification counts toward the runbook's circuit breaker; new tasks that never start are
+    "worse than before", and the state machine then restores the prior desired count.
+    """
     state = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
     now = utc_now()
     dimensions = {"ClusterName": request.cluster_name, "ServiceName": request.service_name}
     query = MetricQuery("cpu", "AWS/ECS", "CPUUtilization", dimensions, "Average", 60)
     cpu = metrics.get_metric_data([query], now - timedelta(minutes=5), now)["cpu"].latest
-    threshold = settings.high_cpu.alarm_threshold_percent
+    policy = settings.high_cpu
+    recovered_below = policy.alarm_threshold_percent - policy.recovery_margin_percent
     stable = state.desired_count == target_desired and state.running_count == target_desired
-    cpu_ok = cpu is not None and cpu < threshold
-    return {
-        "verified": stable and cpu_ok,
+    verified = stable and cpu is not None and cpu < recovered_below
+    result = {
+        "verified": verified,
         "stable": stable,
+        "restore": not stable,
         "cpuLatestPercent": None if cpu is None else round(cpu, 2),
-        "cpuThresholdPercent": threshold,
+        "cpuThresholdPercent": policy.alarm_threshold_percent,
+        "cpuRecoveredBelowPercent": recovered_below,
         "service": state.to_dict(),
+        "breaker": None,
     }
+    if not verified:
+        failures, opened = state_store.record_failed_verification(
+            settings.state_table,
+            RUNBOOK,
+            execution_arn,
+            now,
+            settings.guard.breaker_window_seconds,
+            settings.guard.breaker_failures,
+        )
+        result["breaker"] = {"failures": failures, "threshold": settings.guard.breaker_failures, "opened": opened}
+    return result
+
+
+def restore(request: ServiceRequest, prior_desired: int, settings: Settings) -> dict:
+    """Undo a scale-out whose tasks never started: back to the recorded prior count (absolute)."""
+    target = max(prior_desired, settings.guard.min_desired_count)
+    after = ecs.set_desired_count(request.cluster_name, request.service_name, target)
+    return {"restoredTo": target, "after": after.to_dict()}

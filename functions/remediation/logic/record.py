@@ -17,7 +17,11 @@ _SUMMARIES = {"high-cpu": summaries.high_cpu, "daily-health-check": summaries.he
 
 def record_decision(runbook: str, state: dict, execution_arn: str, settings: Settings) -> dict:
     context = RunContext(
-        settings.environment, os.environ.get("AWS_REGION", "us-east-1"), execution_arn, settings.agents_log_group
+        settings.environment,
+        os.environ.get("AWS_REGION", "us-east-1"),
+        execution_arn,
+        settings.agents_log_group,
+        settings.state_table,
     )
     if "error" in state:
         decision = summaries.rejected_or_failed(state, runbook, context)

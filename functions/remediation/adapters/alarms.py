@@ -1,0 +1,16 @@
+"""CloudWatch alarm states: re-check before acting, and count how many agents alarm at once."""
+
+from __future__ import annotations
+
+from remediation.adapters.aws import aws_errors, client
+
+
+def states(alarm_names: list[str]) -> dict[str, str]:
+    """Alarm name -> ALARM | OK | INSUFFICIENT_DATA (missing alarms are left out)."""
+    found: dict[str, str] = {}
+    paginator = client("cloudwatch").get_paginator("describe_alarms")
+    with aws_errors("cloudwatch.DescribeAlarms"):
+        for start in range(0, len(alarm_names), 100):
+            for page in paginator.paginate(AlarmNames=alarm_names[start : start + 100], AlarmTypes=["MetricAlarm"]):
+                found |= {alarm["AlarmName"]: alarm["StateValue"] for alarm in page.get("MetricAlarms", [])}
+    return found
