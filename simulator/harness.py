@@ -28,6 +28,8 @@ class Outcome:
     actions: list[dict]
     notifications: list[dict]
     audit_records: list[dict]
+    leases: list[dict] = field(default_factory=list)
+    """Leases still held when every execution has ended (should be none)."""
     expectations: list[tuple[str, bool]] = field(default_factory=list)
 
     @property
@@ -46,8 +48,13 @@ class Outcome:
 class Harness:
     """Context manager: a fresh emulated account per scenario, so scenarios never leak into each other."""
 
-    def __init__(self, profiles: dict[str, ServiceProfile] | None = None, lambda_logs: TextIO | None = None) -> None:
-        self.clock = VirtualClock(START)
+    def __init__(
+        self,
+        profiles: dict[str, ServiceProfile] | None = None,
+        lambda_logs: TextIO | None = None,
+        start: datetime | None = None,
+    ) -> None:
+        self.clock = VirtualClock(start or START)
         self.lambda_logs = lambda_logs or sys.stderr
         self.profiles = profiles or {}
         self._executions: list[str] = []
@@ -167,6 +174,39 @@ class Harness:
         for arn in self._executions:
             self.aws.wait_for(arn)
 
+    # -- operator and platform actions ----------------------------------------------------------------
+    def set_flags(self, *, enabled: bool = True, suppressed_until: datetime | None = None, reason: str = "") -> None:
+        """What an operator's `aws ssm put-parameter --overwrite` (or the maintenance runbook) does."""
+        name = self.settings["guard"]["flagsParameter"]
+        value = {
+            "enabled": enabled,
+            "suppressedUntil": suppressed_until.isoformat() if suppressed_until else None,
+            "reason": reason,
+        }
+        self.aws.client("ssm").put_parameter(Name=name, Value=json.dumps(value), Type="String", Overwrite=True)
+
+    def hold_lease(self, agent: str, owner: str, seconds: int) -> None:
+        """Another remediation (or an operator's run) holds the service's lease right now."""
+        now = self.clock.now()
+        self.aws.client("dynamodb").put_item(
+            TableName=self.stack.state_table,
+            Item={
+                "pk": {"S": f"LEASE#{self.settings['clusterName']}/{self.settings['services'][agent]}"},
+                "sk": {"S": "LEASE"},
+                "owner": {"S": owner},
+                "acquiredAt": {"S": now.isoformat()},
+                "expiresAt": {"N": str(int(now.timestamp()) + seconds)},
+            },
+        )
+
+    def leases(self) -> list[dict]:
+        items = self.aws.client("dynamodb").scan(TableName=self.stack.state_table)["Items"]
+        return [item for item in items if item["pk"]["S"].startswith("LEASE#")]
+
+    def later(self, seconds: float) -> None:
+        """Let virtual time pass between events (the world evolves: deployments finish, metrics move on)."""
+        self.clock.advance(seconds)
+
     # -- observation -------------------------------------------------------------------------------
     def outcome(self) -> Outcome:
         results = [self.aws.wait_for(arn) for arn in self._executions]
@@ -183,7 +223,7 @@ class Harness:
         ]
         order = {arn: index for index, arn in enumerate(self._executions)}
         audit = sorted(self._audit_records(), key=lambda record: (order.get(record["executionArn"], -1), record["sk"]))
-        return Outcome(results, self.aws.api_calls(), actions, self._notifications(), audit)
+        return Outcome(results, self.aws.api_calls(), actions, self._notifications(), audit, self.leases())
 
     def _subscribe_to_topics(self) -> None:
         sqs, sns = self.aws.client("sqs"), self.aws.client("sns")

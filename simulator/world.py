@@ -26,6 +26,10 @@ class ServiceProfile:
     log_lines_per_hour: int = 60
     error_share: float = 0.002
     slow_lines_per_hour: int = 0
+    scaling_helps: bool = True
+    """False: the load grows with the capacity (a hot loop, a retry storm), CPU stays where it is."""
+    new_tasks_start: bool = True
+    """False: new tasks crash at start (a bad image or config), running never reaches desired."""
 
 
 class SimulatedProduction:
@@ -79,12 +83,19 @@ class SimulatedProduction:
         return {agent: by_name[name] for agent, name in self.services.items()}
 
     def cpu_percent(self, agent: str, running: int) -> float:
+        profile = self.profiles[agent]
+        if not profile.scaling_helps:
+            return profile.cpu_percent
         return min(100.0, self.load[agent] / max(running, 1))
 
     # -- time passing ------------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
         """Virtual time passes (a Wait state): deployments finish and new samples are published."""
-        self.aws.complete_ecs_deployments(self.cluster)
+        desired, running = self.desired_counts(), self.running_counts()
+        for agent, service_name in self.services.items():
+            starts = self.profiles[agent].new_tasks_start or desired[agent] < running[agent]  # stopping always works
+            if starts and running[agent] != desired[agent]:
+                self.aws.set_running_count(self.cluster, service_name, desired[agent])
         self._sample(self._last_minute())
 
     def _last_minute(self) -> datetime:

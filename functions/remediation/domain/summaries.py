@@ -75,7 +75,7 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
     ]
     if request.get("alarm_name"):
         lines.append(f"Alarm: {links.alarm(context.region, request['alarm_name'])}")
-    prefix = f"[ACSO {context.environment}] high-cpu {service}"
+    prefix = f"[ACSO {context.environment}] high-cpu {agent}"
 
     if not guard.get("proceed", False):
         return guard_refusal(guard, prefix, lines)

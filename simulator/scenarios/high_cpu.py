@@ -1,0 +1,163 @@
+"""Scenarios of the high-cpu runbook."""
+
+from __future__ import annotations
+
+from simulator.harness import Harness, Outcome
+from simulator.scenarios.common import (
+    Scenario,
+    decisions,
+    expect_rejected,
+    levels,
+)
+from simulator.world import ServiceProfile
+
+# -- high-cpu -----------------------------------------------------------------------------------------
+HOT_SUPERVISOR = {"supervisor": ServiceProfile(desired=2, cpu_percent=92.0, slow_lines_per_hour=6)}
+HOT_AT_CAP = {"supervisor": ServiceProfile(desired=6, cpu_percent=95.0, slow_lines_per_hour=6)}
+
+
+def _alarm(h: Harness) -> None:
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_scaled(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        ("execution succeeded", o.statuses == ["SUCCEEDED"]),
+        (
+            "supervisor desired count rose by the step (2 -> 3)",
+            o.actions == [{"service": "acso-production-supervisor", "action": "desiredCount", "before": 2, "after": 3}],
+        ),
+        ("exactly one ecs.UpdateService", o.api_calls.get("ecs.UpdateService") == 1),
+        ("verified: waited, then re-checked", "VerifyScaling" in o.executions[0].state_transitions),
+        ("one audit record: acted", decisions(o) == ["acted"]),
+        (
+            "one L1 notification with before -> after",
+            levels(o) == ["L1"] and "2 -> 3" in o.notifications[0]["subject"],
+        ),
+    ]
+
+
+def _expect_at_cap(o: Outcome) -> list[tuple[str, bool]]:
+    message = o.notifications[0]["message"] if o.notifications else ""
+    return [
+        ("execution succeeded", o.statuses == ["SUCCEEDED"]),
+        ("no ecs.UpdateService at the cap", o.api_calls.get("ecs.UpdateService", 0) == 0 and not o.actions),
+        ("one L2 notification", levels(o) == ["L2"]),
+        (
+            "with the evidence (CPU of all services, logs, service state)",
+            "CPU max" in message and "Logs matching" in message and "6 running / 6 desired" in message,
+        ),
+        ("one audit record: escalated", decisions(o) == ["escalated"]),
+    ]
+
+
+def _duplicate(h: Harness) -> None:
+    event = h.alarm_event("supervisor")
+    h.deliver(event)
+    h.settle()
+    h.deliver(event)  # EventBridge delivers at least once
+
+
+def _expect_duplicate(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        ("both executions succeeded", o.statuses == ["SUCCEEDED", "SUCCEEDED"]),
+        ("still exactly one ecs.UpdateService", o.api_calls.get("ecs.UpdateService") == 1),
+        ("desired count rose once (2 -> 3)", [a["after"] for a in o.actions] == [3]),
+        (
+            "the second delivery is audited as a suppressed duplicate",
+            decisions(o) == ["acted", "suppressed"] and "duplicate-event" in o.audit_records[1]["why"],
+        ),
+        ("one notification", levels(o) == ["L1"]),
+    ]
+
+
+def _dry_run(h: Harness) -> None:
+    h.start_console("high-cpu", {"service": "supervisor", "dryRun": True, "reason": "rehearsal"})
+
+
+def _expect_dry_run(o: Outcome) -> list[tuple[str, bool]]:
+    record = o.audit_records[0] if o.audit_records else {}
+    return [
+        ("execution succeeded", o.statuses == ["SUCCEEDED"]),
+        ("zero write calls", o.write_calls == 0 and not o.actions),
+        (
+            "the exact call is recorded",
+            '"desiredCount": 3' in record.get("call", "") and "acso-production-supervisor" in record.get("call", ""),
+        ),
+        ("one audit record: dry-run", decisions(o) == ["dry-run"]),
+        ("one L1 notification marked DRY RUN", levels(o) == ["L1"] and "DRY RUN" in o.notifications[0]["subject"]),
+    ]
+
+
+def _alarm_ok(h: Harness) -> None:
+    h.deliver(h.alarm_event("supervisor", state="OK", previous="ALARM"))
+    h.deliver(h.alarm_event("supervisor", state="INSUFFICIENT_DATA", previous="OK"))
+
+
+def _expect_nothing(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        ("no execution started", o.executions == []),
+        ("no API call at all", o.api_calls == {}),
+        ("no notification", o.notifications == []),
+    ]
+
+
+def _high_cpu_bad_inputs(h: Harness) -> None:
+    for bad in (
+        {},
+        "",
+        "*",
+        {"service": "*"},
+        {"service": ""},
+        {"service": "unknown-agent"},
+        {"service": "supervisor", "dryRun": "yes"},
+        {"service": "supervisor", "desiredCount": -1},
+    ):
+        h.start_console("high-cpu", bad)
+    h.start_console("high-cpu", h.alarm_event("supervisor", account="999999999999"))
+
+
+SCENARIOS = [
+    Scenario(
+        "high-cpu",
+        "supervisor at 92 % CPU on 2 tasks: its alarm fires, the runbook scales it to 3.",
+        HOT_SUPERVISOR,
+        _alarm,
+        _expect_scaled,
+    ),
+    Scenario(
+        "high-cpu-at-cap",
+        "supervisor at 95 % CPU already on 6 tasks (the cap): no scaling, L2 paged.",
+        HOT_AT_CAP,
+        _alarm,
+        _expect_at_cap,
+    ),
+    Scenario(
+        "high-cpu-duplicate-event",
+        "The same alarm event delivered twice acts once.",
+        HOT_SUPERVISOR,
+        _duplicate,
+        _expect_duplicate,
+    ),
+    Scenario(
+        "high-cpu-dry-run",
+        "Console start with dryRun: the exact call is recorded, none is made.",
+        HOT_SUPERVISOR,
+        _dry_run,
+        _expect_dry_run,
+    ),
+    Scenario(
+        "high-cpu-alarm-ok",
+        "The alarm's transitions to OK and INSUFFICIENT_DATA start nothing.",
+        HOT_SUPERVISOR,
+        _alarm_ok,
+        _expect_nothing,
+    ),
+    Scenario(
+        "high-cpu-bad-input",
+        "Console inputs and a foreign account's alarm are rejected before any write.",
+        HOT_SUPERVISOR,
+        _high_cpu_bad_inputs,
+        expect_rejected,
+    ),
+]

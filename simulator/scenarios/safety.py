@@ -1,0 +1,287 @@
+"""Scenarios of the shared guard and safety layer, each with its fault injected.
+
+Every scenario also checks events in = audit records out, and that no lease outlives its execution.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from simulator.harness import Harness, Outcome
+from simulator.scenarios.common import Scenario, decisions, every_execution_audited, levels
+from simulator.world import ServiceProfile
+
+HOT = {"supervisor": ServiceProfile(desired=2, cpu_percent=92.0, slow_lines_per_hour=6)}
+SUPERVISOR = "acso-production-supervisor"
+
+
+def _whys(o: Outcome) -> list[str]:
+    return [record.get("why", "") for record in o.audit_records]
+
+
+def _scaled(o: Outcome) -> dict[str, int]:
+    return {action["service"]: action["after"] - action["before"] for action in o.actions}
+
+
+def _safety_basics(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        ("every execution ended", all(status in {"SUCCEEDED", "FAILED"} for status in o.statuses)),
+        every_execution_audited(o),
+        ("no lease left behind", o.leases == []),
+    ]
+
+
+# -- flapping-alarm --------------------------------------------------------------------------------------
+def _flapping(h: Harness) -> None:
+    """10 transitions in 5 minutes: ALARM, OK, ALARM, OK... ending in ALARM."""
+    for index in range(10):
+        state = "OK" if index % 2 else "ALARM"
+        h.deliver(h.alarm_event("supervisor", state=state, previous="ALARM" if state == "OK" else "OK"))
+        h.later(30)
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_flapping(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        ("only ALARM transitions started the runbook (6)", len(o.executions) == 6),
+        ("at most one action", o.api_calls.get("ecs.UpdateService", 0) <= 1 and len(o.actions) <= 1),
+        (
+            "the others were suppressed by lease or cooldown",
+            sum(d == "suppressed" for d in decisions(o)) >= 5
+            and all(
+                ("locked" in why or "cooldown" in why) for why in _whys(o) if why.startswith(("locked", "cooldown"))
+            ),
+        ),
+    ]
+
+
+# -- alarm-storm -----------------------------------------------------------------------------------------
+STORM = {
+    "supervisor": ServiceProfile(cpu_percent=92.0),
+    "threat-hunter": ServiceProfile(cpu_percent=90.0),
+}
+
+
+def _storm(h: Harness) -> None:
+    """100 deliveries over a minute: 50 per hot service, duplicates and distinct transitions mixed."""
+    events = {agent: [h.alarm_event(agent)] for agent in STORM}
+    for _ in range(24):
+        h.later(1)
+        for agent in STORM:
+            events[agent].append(h.alarm_event(agent))
+    for sent in events.values():
+        for index in range(50):
+            h.deliver(sent[index % len(sent)])  # at-least-once delivery repeats some transitions
+
+
+def _expect_storm(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        ("100 executions", len(o.executions) == 100),
+        (
+            "at most one action per service",
+            all(count <= 1 for count in _scaled(o).values()) and o.api_calls.get("ecs.UpdateService", 0) <= 2,
+        ),
+        ("each hot service acted on once", set(_scaled(o)) == {SUPERVISOR, "acso-production-threat-hunter"}),
+        (
+            "no other service touched",
+            all(a["service"] in {SUPERVISOR, "acso-production-threat-hunter"} for a in o.actions),
+        ),
+    ]
+
+
+# -- lock-contention -------------------------------------------------------------------------------------
+def _lock_contention(h: Harness) -> None:
+    h.hold_lease("supervisor", owner="operator:alice (manual change in progress)", seconds=600)
+    h.deliver(h.alarm_event("supervisor"))
+    h.settle()
+    h.later(660)  # the operator's lease expired without being released (TTL deletion lags)
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_lock_contention(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        (
+            "first event suppressed: the service is locked",
+            decisions(o)[:1] == ["suppressed"] and "operator:alice" in _whys(o)[0],
+        ),
+        ("after the lease expired, the next event acts", decisions(o)[1:] == ["acted"]),
+        ("exactly one ecs.UpdateService", o.api_calls.get("ecs.UpdateService") == 1),
+    ]
+
+
+# -- blast-radius ----------------------------------------------------------------------------------------
+BROAD = {
+    agent: ServiceProfile(cpu_percent=93.0)
+    for agent in ("supervisor", "threat-hunter", "incident-response", "service-orchestration")
+}
+
+
+def _blast_radius(h: Harness) -> None:
+    events = [h.alarm_event(agent) for agent in BROAD]  # 4 of 5 alarms go into ALARM together
+    for event in events:
+        h.deliver(event)
+
+
+def _expect_blast_radius(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        ("no automated action", o.write_calls == 0 and not o.actions),
+        ("exactly one page, at L3", levels(o) == ["L3"]),
+        (
+            "every decision audited as blast-radius",
+            all("blast-radius" in why for why in _whys(o)) and len(o.audit_records) == 4,
+        ),
+    ]
+
+
+# -- breaker-trips ---------------------------------------------------------------------------------------
+RUNAWAY = {"supervisor": ServiceProfile(desired=2, cpu_percent=95.0, scaling_helps=False)}
+
+
+def _breaker(h: Harness) -> None:
+    """Scaling out does not help; after 3 failed verifications the breaker opens and automation stops."""
+    for _ in range(4):
+        h.deliver(h.alarm_event("supervisor"))
+        h.settle()
+        h.later(16 * 60)  # past the cooldown: each alarm is a new incident
+
+
+def _expect_breaker(o: Outcome) -> list[tuple[str, bool]]:
+    texts = [n["message"] for n in o.notifications]
+    return [
+        *_safety_basics(o),
+        ("three scale-outs, then none", o.api_calls.get("ecs.UpdateService") == 3),
+        (
+            "fourth alarm suppressed: breaker open",
+            decisions(o) == ["escalated"] * 3 + ["suppressed"] and "breaker-open" in _whys(o)[3],
+        ),
+        (
+            "the trip is paged once with how to re-enable",
+            sum("CIRCUIT BREAKER OPEN" in text for text in texts) == 1
+            and any("delete-item" in text and "BREAKER#high-cpu" in text for text in texts),
+        ),
+    ]
+
+
+# -- kill-switch -----------------------------------------------------------------------------------------
+def _kill_switch(h: Harness) -> None:
+    h.set_flags(enabled=False, reason="incident 4711: hands off")
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_kill_switch(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        ("no write", o.write_calls == 0 and not o.actions),
+        ("audited as kill-switch", decisions(o) == ["suppressed"] and "kill-switch" in _whys(o)[0]),
+        (
+            "L1 told to handle it by hand, with the reason",
+            levels(o) == ["L1"] and "incident 4711" in o.notifications[0]["message"],
+        ),
+    ]
+
+
+# -- maintenance-window ----------------------------------------------------------------------------------
+FIRST_SUNDAY_0230 = datetime(2026, 12, 6, 2, 30, tzinfo=UTC)
+
+
+def _maintenance(h: Harness) -> None:
+    h.deliver(h.alarm_event("supervisor"))  # Sunday 02:30 UTC, first Sunday of the month
+    h.settle()
+    h.later(2 * 3600 + 35 * 60)  # 05:05, after the window
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_maintenance(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        (
+            "the alarm during the window is suppressed and audited",
+            decisions(o)[:1] == ["suppressed"] and "maintenance-window" in _whys(o)[0],
+        ),
+        ("after the window it acts again", decisions(o)[1:] == ["acted"] and len(o.actions) == 1),
+    ]
+
+
+# -- verify-fails-restores -------------------------------------------------------------------------------
+BAD_TASKS = {"supervisor": ServiceProfile(desired=2, cpu_percent=92.0, new_tasks_start=False)}
+
+
+def _verify_fails(h: Harness) -> None:
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_verify_fails(o: Outcome) -> list[tuple[str, bool]]:
+    states = o.executions[0].state_transitions if o.executions else []
+    return [
+        *_safety_basics(o),
+        ("scaled out, then restored: two absolute ecs.UpdateService calls", o.api_calls.get("ecs.UpdateService") == 2),
+        ("desired count back to 2", o.actions == []),
+        ("went through RestorePriorCount", "RestorePriorCount" in states),
+        ("escalated to L2 saying it restored", levels(o) == ["L2"] and "restored" in o.notifications[0]["subject"]),
+        ("the failure counts toward the breaker", "escalated" in decisions(o)),
+    ]
+
+
+SCENARIOS = [
+    Scenario(
+        "flapping-alarm",
+        "supervisor's alarm flaps 10 times in 5 minutes: at most one action.",
+        HOT,
+        _flapping,
+        _expect_flapping,
+    ),
+    Scenario(
+        "alarm-storm",
+        "100 alarm deliveries for two hot services in a minute: one action per service.",
+        STORM,
+        _storm,
+        _expect_storm,
+    ),
+    Scenario(
+        "lock-contention",
+        "An operator holds supervisor's lease: the alarm waits its turn, then acts.",
+        HOT,
+        _lock_contention,
+        _expect_lock_contention,
+    ),
+    Scenario(
+        "blast-radius",
+        "4 of 5 agents alarm at once: no automated action, one L3 page.",
+        BROAD,
+        _blast_radius,
+        _expect_blast_radius,
+    ),
+    Scenario(
+        "breaker-trips",
+        "Scaling does not help supervisor: 3 failed verifications open the breaker.",
+        RUNAWAY,
+        _breaker,
+        _expect_breaker,
+    ),
+    Scenario(
+        "kill-switch",
+        "Automation switched off in the flags: no action, L1 told to act by hand.",
+        HOT,
+        _kill_switch,
+        _expect_kill_switch,
+    ),
+    Scenario(
+        "maintenance-window",
+        "An alarm in the monthly window is suppressed; after the window it acts.",
+        HOT,
+        _maintenance,
+        _expect_maintenance,
+        start=FIRST_SUNDAY_0230,
+    ),
+    Scenario(
+        "verify-fails-restores",
+        "New supervisor tasks never start: the scale-out is undone, L2 paged.",
+        BAD_TASKS,
+        _verify_fails,
+        _expect_verify_fails,
+    ),
+]
