@@ -4,6 +4,8 @@ Why this module exists: the runbooks are Step Functions state machines whose Lam
 handlers. To prove them offline we run the real ASL definition in moto's interpreter
 (``execute_state_machine``), route Lambda invocations to the Python handlers in-process, replace real
 sleeping (Wait states, Retry back-off) by a virtual clock, and count the AWS API calls the product makes.
+Scenarios can also make AWS misbehave at a precise step: an API call failing (``inject_fault``), the world
+changing just before a handler runs (``before_invoke``), a Lambda function timing out (``hang_function``).
 
 This is the ONLY module that touches moto internals. Each patch is installed on ``EmbeddedAws.__enter__``,
 removed on ``__exit__``, and has a canary test in ``tests/unit/test_emulator.py`` so that a moto upgrade
@@ -37,6 +39,7 @@ from unittest import mock
 import boto3
 import botocore.client
 import botocore.session
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -47,7 +50,10 @@ from moto.events.models import EventPattern
 from moto.logs.utils import EventMessageFilter
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -56,6 +62,8 @@ __all__ = [
     "EmbeddedAws",
     "ExecutionResult",
     "ExecutionStillRunningError",
+    "FaultHandle",
+    "InvokeHandle",
     "LambdaContext",
     "LambdaHandler",
     "VirtualClock",
@@ -74,6 +82,7 @@ MOTO_CONFIG: dict[str, Any] = {
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 SIMULATOR_ROLE_NAME = "embedded-aws-execution-role"
 _RUNNING = "RUNNING"
+DEFAULT_WALL_TIMEOUT_SCALE = 10  # see PATCH 10
 # Marker keys stored in a botocore client's __dict__ (BaseClient.__getattr__ would fire events otherwise).
 _UNCOUNTED_MARKER = "_embedded_aws_uncounted"
 _STUBBED_MARKER = "_embedded_aws_stubbed"
@@ -181,6 +190,100 @@ class ExecutionStillRunningError(TimeoutError):
     """The execution did not leave RUNNING within the wall-clock budget (usually a hung handler or loop)."""
 
 
+class _Armed:
+    """Something armed for the next ``times`` matching events (None = until cleared); thread-safe via its owner."""
+
+    def __init__(self, times: int | None, lock: threading.RLock, release: Callable[[Any], None]) -> None:
+        if times is not None and times < 1:
+            raise ValueError(f"times must be a positive count or None (forever), not {times}")
+        self._remaining = times
+        self._lock = lock
+        self._release = release
+        self._hits = 0
+
+    @property
+    def remaining(self) -> int | None:
+        """Matching events it will still act on (None = forever, 0 = spent)."""
+        with self._lock:
+            return self._remaining
+
+    @property
+    def hits(self) -> int:
+        """Matching events it has acted on so far."""
+        with self._lock:
+            return self._hits
+
+    def clear(self) -> None:
+        """Disarm it now (a no-op once spent or already cleared)."""
+        self._release(self)
+
+    def _consume(self) -> bool:
+        """Count one hit (the caller holds the lock); True once spent."""
+        self._hits += 1
+        if self._remaining is not None:
+            self._remaining -= 1
+        return self._remaining == 0
+
+
+class FaultHandle(_Armed):
+    """An API fault armed by ``EmbeddedAws.inject_fault``: ``clear()`` disarms it; ``hits``, ``remaining``."""
+
+    def __init__(
+        self,
+        operation: str,
+        error_code: str,
+        *,
+        times: int | None,
+        message: str,
+        http_status: int,
+        when: Callable[[dict[str, Any]], bool] | None,
+        lock: threading.RLock,
+        release: Callable[[Any], None],
+    ) -> None:
+        super().__init__(times, lock, release)
+        self.operation = operation
+        self.error_code = error_code
+        self.message = message
+        self.http_status = http_status
+        self.when = when
+
+    def __repr__(self) -> str:
+        return f"FaultHandle({self.operation} -> {self.error_code}, remaining={self.remaining})"
+
+
+class InvokeHandle(_Armed):
+    """A per-function invocation behaviour (``before_invoke`` hook or ``hang_function``): ``clear()`` disarms it."""
+
+    def __init__(
+        self,
+        function_name: str,
+        callback: Callable[[Any], None] | None,
+        *,
+        times: int | None,
+        lock: threading.RLock,
+        release: Callable[[Any], None],
+    ) -> None:
+        super().__init__(times, lock, release)
+        self.function_name = function_name
+        self.callback = callback
+
+    def __repr__(self) -> str:
+        kind = "hang" if self.callback is None else "before_invoke"
+        return f"InvokeHandle({kind} {self.function_name}, remaining={self.remaining})"
+
+
+def _summarise_params(params: dict[str, Any], limit: int = 200) -> dict[str, Any]:
+    """API parameters for a report: scalars as they are, anything else as (truncated) JSON text."""
+    summary: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None or isinstance(value, bool | int | float):
+            summary[key] = value
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+        summary[key] = text if len(text) <= limit else f"{text[: limit - 3]}..."
+    return summary
+
+
 def _dummy_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -223,6 +326,16 @@ def _decimal_as_number(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def _timed_out_payload(request_id: str, timeout_s: float) -> bytes:
+    """Body Lambda itself returns (X-Amz-Function-Error: Unhandled) when a function runs past its timeout.
+
+    The shape seen from real AWS (e.g. seek-oss/aws-codedeploy-hooks CHANGELOG 2.1.3, LocalStack's
+    lambda-runtime-init): only errorType + errorMessage, no requestId/stackTrace (the runtime was killed).
+    """
+    message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+    return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode("utf-8")
+
+
 def _function_error_payload(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
     """Body the Python Lambda runtime returns for an unhandled exception (with X-Amz-Function-Error)."""
     body = {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
@@ -239,6 +352,9 @@ class EmbeddedAws:
             arn = aws.deploy_state_machine("runbook", definition)
             result = aws.run_execution(arn, {"alarm": "..."})
 
+    Misbehaviour at a precise step: ``inject_fault`` (an API call made by product code fails),
+    ``before_invoke`` (change the world just before a handler runs), ``hang_function`` (a Lambda timeout).
+
     Only one instance may be active at a time: the moto patches are process-wide.
     """
 
@@ -246,11 +362,16 @@ class EmbeddedAws:
     _active: EmbeddedAws | None = None
 
     def __init__(
-        self, clock: VirtualClock | None = None, region: str = "eu-west-1", account_id: str = ACCOUNT_ID
+        self,
+        clock: VirtualClock | None = None,
+        region: str = "eu-west-1",
+        account_id: str = ACCOUNT_ID,
+        wall_timeout_scale: float = DEFAULT_WALL_TIMEOUT_SCALE,
     ) -> None:
         if account_id != ACCOUNT_ID:  # moto serves fake credentials from its default account only
             raise ValueError(f"moto's default account {ACCOUNT_ID} only, not {account_id}")
         self.clock = clock or VirtualClock()
+        self.wall_timeout_scale = wall_timeout_scale
         self.region = region
         self.account_id = account_id
         self._saved_environment: dict[str, str | None] = {}
@@ -266,6 +387,12 @@ class EmbeddedAws:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._role_arn: str | None = None
+        # Armed misbehaviour (inject_fault, before_invoke, hang_function); re-entrant: `when` may call AWS.
+        self._armed_lock = threading.RLock()
+        self._faults: list[FaultHandle] = []
+        self._injected: list[dict[str, Any]] = []
+        self._before_invoke: list[InvokeHandle] = []
+        self._hangs: list[InvokeHandle] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -418,7 +545,8 @@ class EmbeddedAws:
         stack.enter_context(mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=clock.advance)))
 
         # PATCH 5 - botocore BaseClient._make_api_call (every client method, paginator and waiter goes through
-        # it, including clients created before EmbeddedAws started): count "<client name>.<Operation>".
+        # it, including clients created before EmbeddedAws started): count "<client name>.<Operation>", then
+        # raise the fault armed for it (inject_fault), if any, instead of making the call.
         original_make_api_call = botocore.client.BaseClient._make_api_call
 
         def make_api_call(client: botocore.client.BaseClient, operation_name: str, api_params: Any) -> Any:
@@ -428,7 +556,9 @@ class EmbeddedAws:
                 patch_client(client)
                 client.__dict__[_STUBBED_MARKER] = True
             if not client.__dict__.get(_UNCOUNTED_MARKER):
-                embedded._count(f"{client.meta.service_model.service_name}.{operation_name}")
+                operation = f"{client.meta.service_model.service_name}.{operation_name}"
+                embedded._count(operation)
+                embedded._raise_injected_fault(client, operation, operation_name, api_params)
             return original_make_api_call(client, operation_name, api_params)
 
         stack.enter_context(mock.patch.object(botocore.client.BaseClient, "_make_api_call", make_api_call))
@@ -447,6 +577,41 @@ class EmbeddedAws:
 
     def _install_service_fidelity_patches(self, stack: ExitStack) -> None:
         """Where moto is not faithful to a service behaviour the runbooks depend on."""
+
+        # PATCH 10 - moto/.../state/exec/execute_state.py ExecutionState._evaluate_with_timeout: moto measures
+        # TimeoutSeconds on the wall clock. A callback task (.waitForTaskToken, e.g. a human approval) times out
+        # on the VIRTUAL clock, so a scenario lets "30 minutes without an answer" pass with clock.advance().
+        # Other tasks keep a wall-clock limit, scaled up so that CPU contention in a 100-execution storm on two
+        # cores is not mistaken for a hung task (a hung Lambda is modelled by hang_function instead).
+        embedded, embedded_clock, waiting_state = self, self.clock, threading.local()
+
+        class TimeoutEvent(threading.Event):
+            """The Event moto's _evaluate_with_timeout waits on, with the deadline rules above."""
+
+            def wait(self, timeout: float | None = None) -> bool:
+                if timeout is None:
+                    return super().wait()
+                callback = getattr(waiting_state, "callback", False)
+                virtual_deadline = embedded_clock.now() + timedelta(seconds=timeout)
+                wall_deadline = time.monotonic() + timeout * embedded.wall_timeout_scale
+                while not super().wait(0.02):
+                    if callback and embedded_clock.now() >= virtual_deadline:
+                        return False
+                    if time.monotonic() >= wall_deadline:
+                        return False
+                return True
+
+        original_evaluate_with_timeout = ExecutionState._evaluate_with_timeout
+
+        def evaluate_with_timeout(state: ExecutionState, env: Any) -> None:
+            resource = getattr(state, "resource", None)
+            waiting_state.callback = getattr(resource, "condition", None) == ResourceCondition.WaitForTaskToken
+            return original_evaluate_with_timeout(state, env)
+
+        stack.enter_context(mock.patch.object(ExecutionState, "_evaluate_with_timeout", evaluate_with_timeout))
+        stack.enter_context(
+            mock.patch.object(execute_state, "threading", SimpleNamespace(**{**vars(threading), "Event": TimeoutEvent}))
+        )
 
         # PATCH 7 - moto/logs/utils.py EventMessageFilter: moto treats a pattern starting with "?" as
         # "match everything" and bare terms as one phrase; apply CloudWatch's term semantics instead.
@@ -570,6 +735,9 @@ class EmbeddedAws:
             message = f"No handler registered for {function.function_name} (EmbeddedAws.register_function)"
             return _function_error_payload("Runtime.HandlerNotFound", message, request_id, [])
 
+        if self._take_armed(self._hangs, function.function_name, first_only=True):
+            return self._time_out(registered, function.function_name, request_id, invocation_type, response_headers)
+
         invoked_arn = function_name if function_name.startswith("arn:") else registered.arn
         if qualifier and not function_name.startswith("arn:"):
             invoked_arn = f"{invoked_arn}:{qualifier}"
@@ -584,9 +752,13 @@ class EmbeddedAws:
         )
         raw = body.decode("utf-8") if isinstance(body, bytes) else body
         event = json.loads(raw) if raw else {}
+        hooks = self._take_armed(self._before_invoke, function.function_name)
         with self._inflight_changed:
             self._inflight += 1
         try:
+            for hook in hooks:  # a hook's exception is reported like the handler's own
+                assert hook.callback is not None
+                hook.callback(event)
             result = registered.handler(event, context)
         except Exception as error:
             if invocation_type == "Event":  # async: the caller never sees the error
@@ -613,6 +785,22 @@ class EmbeddedAws:
             response_headers["x-amz-function-error"] = "Unhandled"
             message = f"Unable to marshal response: {error}"
             return _function_error_payload("Runtime.MarshalError", message, request_id, [])
+
+    def _time_out(
+        self,
+        registered: _RegisteredFunction,
+        function_name: str,
+        request_id: str,
+        invocation_type: str,
+        response_headers: dict[str, str],
+    ) -> bytes:
+        """The invocation ran for the whole configured timeout and Lambda stopped it (hang_function)."""
+        if invocation_type == "Event":  # async: nobody waits for it, and the caller never sees the error
+            LOG.warning("async invocation of %s timed out (hang_function)", function_name)
+            return b""
+        self.clock.advance(registered.timeout_s)
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return _timed_out_payload(request_id, registered.timeout_s)
 
     def _execution_role_arn(self) -> str:
         """One IAM role for functions and state machines (moto's Lambda insists that the role exists)."""
@@ -657,6 +845,164 @@ class EmbeddedAws:
         """Forget the calls counted so far (e.g. after scenario set-up that used default-session clients)."""
         with self._calls_lock:
             self._calls.clear()
+
+    # ------------------------------------------------------------------ misbehaviour
+
+    def inject_fault(
+        self,
+        operation: str,
+        error_code: str,
+        *,
+        times: int | None = 1,
+        message: str = "",
+        http_status: int = 400,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> FaultHandle:
+        """Make the next ``times`` product calls of ``operation`` ("ecs.UpdateService", as in ``api_calls()``)
+        fail with ``error_code`` (``times=None``: until cleared); with ``when``, only calls whose API
+        parameters satisfy ``when(params)``.
+
+        Product calls are those ``api_calls()`` counts: handlers' boto3 clients and the state machine's own
+        service integrations (``arn:aws:states:::sns:publish``, ``dynamodb:putItem``...), which then fail as
+        Step Functions reports them (moto names e.g. an SNS code ``X`` as ``SNS.XException``). Not the
+        ``aws.client(...)`` clients, nor the interpreter's lambda clients running Lambda Tasks.
+
+        The call raises what botocore raises for that code: the client's modeled exception class when the
+        service defines one (``ssm.exceptions.ParameterNotFound``), else ``ClientError`` - both carry
+        ``{"Error": {"Code", "Message"}, "ResponseMetadata": {"HTTPStatusCode": http_status, ...}}``. It is
+        raised ABOVE botocore's retry layer: botocore does not retry it, so it models an error that outlasted
+        botocore's own retries (a throttle that persisted, a service outage), not a single transient one.
+        Faulted calls still count in ``api_calls()`` (they were made) and are listed in ``injected_faults()``.
+
+        Arm faults after scenario set-up: set-up made through default-session boto3 clients is counted too.
+        """
+        service_name, _, operation_name = operation.partition(".")
+        if not service_name or not operation_name:
+            raise ValueError(f"operation must look like 'ecs.UpdateService', not {operation!r}")
+        operations = self.client(service_name).meta.service_model.operation_names  # unknown service raises
+        if operation_name not in operations:
+            raise ValueError(f"{service_name} has no operation {operation_name!r} (botocore's names are PascalCase)")
+        fault = FaultHandle(
+            operation,
+            error_code,
+            times=times,
+            message=message or f"{error_code} (injected by EmbeddedAws.inject_fault)",
+            http_status=http_status,
+            when=when,
+            lock=self._armed_lock,
+            release=functools.partial(self._disarm, self._faults),
+        )
+        with self._armed_lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Disarm every injected fault (``injected_faults()`` keeps the record of those already raised)."""
+        with self._armed_lock:
+            self._faults.clear()
+
+    def injected_faults(self) -> list[dict[str, Any]]:
+        """Faults raised so far, in order: {"operation", "code", "params" (summary), "at" (virtual ISO time)}."""
+        with self._armed_lock:
+            return [dict(record) for record in self._injected]
+
+    def _raise_injected_fault(
+        self, client: botocore.client.BaseClient, operation: str, operation_name: str, api_params: dict[str, Any]
+    ) -> None:
+        with self._armed_lock:
+            fault = next(
+                (
+                    fault
+                    for fault in list(self._faults)
+                    if fault.operation == operation and (fault.when is None or fault.when(api_params))
+                ),
+                None,
+            )
+            if fault is None:
+                return
+            if fault._consume():
+                self._disarm(self._faults, fault)
+            self._injected.append(
+                {
+                    "operation": operation,
+                    "code": fault.error_code,
+                    "params": _summarise_params(api_params),
+                    "at": self.clock.now().isoformat(),
+                }
+            )
+        request_id = str(uuid.uuid4())
+        response: dict[str, Any] = {
+            "Error": {"Code": fault.error_code, "Message": fault.message},
+            "ResponseMetadata": {
+                "RequestId": request_id,  # moto's SFN integrations quote it in the failure Cause
+                "HTTPStatusCode": fault.http_status,
+                "HTTPHeaders": {"x-amzn-requestid": request_id},
+                "RetryAttempts": 0,
+            },
+        }
+        error_class: type[ClientError] = client.exceptions.from_code(fault.error_code)
+        raise error_class(response, operation_name)
+
+    def before_invoke(
+        self, function_name: str, callback: Callable[[Any], None], *, times: int | None = 1
+    ) -> InvokeHandle:
+        """Run ``callback(event)`` just before the handler of ``function_name`` runs, for the next ``times``
+        invocations (None: until cleared) - to change the world at a precise step (an alarm back to OK...).
+
+        The callback runs in the invoking thread with the very event the handler then receives; an
+        exception it raises is reported as the handler's (a function error, as if the handler raised it).
+        Invocations that do not reach the handler (``hang_function``, DryRun) neither run nor spend it.
+        """
+        hook = InvokeHandle(
+            function_name,
+            callback,
+            times=times,
+            lock=self._armed_lock,
+            release=functools.partial(self._disarm, self._before_invoke),
+        )
+        with self._armed_lock:
+            self._before_invoke.append(hook)
+        return hook
+
+    def hang_function(self, function_name: str, *, times: int | None = 1) -> InvokeHandle:
+        """The next ``times`` invocations of ``function_name`` (None: until cleared) run past its configured
+        timeout (``register_function(timeout_s=)``): the handler is not called, the virtual clock advances by
+        that timeout, and Lambda's timeout error comes back: ``X-Amz-Function-Error: Unhandled`` with
+        ``{"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: <id> Error: Task timed out after
+        30.00 seconds"}``, so a Step Functions Lambda Task fails with Error ``Sandbox.Timedout`` (matched by
+        ``States.ALL`` / ``States.TaskFailed`` / ``Sandbox.Timedout``).
+
+        Not modelled: a Task whose own ``TimeoutSeconds`` is shorter than the function's timeout would fail
+        first with ``States.Timeout`` on AWS; here it still gets ``Sandbox.Timedout`` (the Task timeout is
+        wall-clock in moto). Asynchronous (``Event``) invocations just lose the call.
+        """
+        hang = InvokeHandle(
+            function_name,
+            None,
+            times=times,
+            lock=self._armed_lock,
+            release=functools.partial(self._disarm, self._hangs),
+        )
+        with self._armed_lock:
+            self._hangs.append(hang)
+        return hang
+
+    def _take_armed(
+        self, armed: list[InvokeHandle], function_name: str, *, first_only: bool = False
+    ) -> list[InvokeHandle]:
+        """Spend one use of the handles armed for ``function_name`` (all, or the oldest); return them."""
+        with self._armed_lock:
+            taken = [handle for handle in armed if handle.function_name == function_name]
+            taken = taken[:1] if first_only else taken
+            for handle in taken:
+                if handle._consume():
+                    armed.remove(handle)
+            return taken
+
+    def _disarm(self, armed: list[Any], handle: _Armed) -> None:
+        with self._armed_lock:
+            if handle in armed:
+                armed.remove(handle)
 
     # ------------------------------------------------------------------ Step Functions
 

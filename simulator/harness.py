@@ -172,7 +172,7 @@ class Harness:
     def settle(self) -> None:
         """Let virtual time pass until every execution started so far has ended."""
         for arn in self._executions:
-            self.aws.wait_for(arn)
+            self.aws.wait_for(arn, timeout_s=300, poll_s=0.2)
 
     # -- operator and platform actions ----------------------------------------------------------------
     def set_flags(self, *, enabled: bool = True, suppressed_until: datetime | None = None, reason: str = "") -> None:
@@ -209,7 +209,7 @@ class Harness:
 
     # -- observation -------------------------------------------------------------------------------
     def outcome(self) -> Outcome:
-        results = [self.aws.wait_for(arn) for arn in self._executions]
+        results = [self.aws.wait_for(arn, timeout_s=300, poll_s=0.2) for arn in self._executions]
         desired_after = self.world.desired_counts()
         actions = [
             {

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from aws_lambda_powertools import Logger
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto.core.models import botocore_stubber
 
 from simulator.emulator import EmbeddedAws, ExecutionStillRunningError, VirtualClock, event_pattern_matches
@@ -28,6 +29,19 @@ class InvalidInput(Exception):
 
 class Throttled(Exception):
     pass
+
+
+class QueueUnavailable(Exception):
+    pass
+
+
+def _list_queues_or_raise(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """A handler mapping the AWS error to its own error name, as the product's adapters do."""
+    try:
+        return {"queues": len(boto3.client("sqs").list_queues().get("QueueUrls", []))}
+    except ClientError as error:
+        status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        raise QueueUnavailable(f"{error.response['Error']['Code']} ({status})") from error
 
 
 @pytest.fixture
@@ -136,15 +150,17 @@ def test_lambda_invoke_integration_error_matches_states_all_catch(aws: EmbeddedA
     assert json.loads(result.output["Cause"])["errorMessage"] == "via lambda:invoke"
 
 
-def test_handler_running_past_task_timeout_fails_with_states_timeout(aws: EmbeddedAws) -> None:
+def test_handler_running_past_the_scaled_wall_clock_task_timeout_fails_with_states_timeout(aws: EmbeddedAws) -> None:
+    aws.wall_timeout_scale = 0.5  # a 2 s TimeoutSeconds becomes 1 s of wall time
     release = threading.Event()
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        release.wait(10)  # "hangs" (real time: moto's Task timeout is wall clock)
+        release.wait(10)  # really hangs, past the scaled wall-clock limit
         return {}
 
     hang = aws.register_function("hang", handler)
-    machine = _machine(aws, {"Hang": _task(hang, TimeoutSeconds=1, End=True)}, "Hang")
+    machine = _machine(aws, {"Hang": _task(hang, TimeoutSeconds=2, End=True)}, "Hang")
+    started = time.monotonic()
     try:
         result = aws.run_execution(machine, {}, timeout_s=10)
     finally:
@@ -152,6 +168,33 @@ def test_handler_running_past_task_timeout_fails_with_states_timeout(aws: Embedd
 
     assert result.status == "FAILED"
     assert result.error == "States.Timeout"
+    assert time.monotonic() - started < 5
+
+
+def test_callback_task_times_out_on_the_virtual_clock(aws: EmbeddedAws) -> None:
+    """A human approval (.waitForTaskToken) nobody answers: time passes in the simulation, not on the wall."""
+    asked = threading.Event()
+
+    def ask(event: dict[str, Any], context: Any) -> None:
+        asked.set()
+
+    ask_arn = aws.register_function("ask", ask)
+    states = {
+        "Ask": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": ask_arn, "Payload": {"token.$": "$$.Task.Token"}},
+            "TimeoutSeconds": 1800,
+            "End": True,
+        }
+    }
+    arn = aws.start_execution(_machine(aws, states, "Ask"), {})
+    assert asked.wait(5)
+    aws.clock.advance(1801)  # nobody answered for 30 minutes
+
+    result = aws.wait_for(arn, timeout_s=5)
+
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
 
 
 def test_direct_invoke_behaves_like_the_python_runtime(aws: EmbeddedAws) -> None:
@@ -272,6 +315,148 @@ def test_client_missing_moto_hook_is_still_mocked(aws: EmbeddedAws) -> None:
     client.meta.events.unregister("before-send", botocore_stubber)  # as if created before `import moto`
 
     assert [url.rsplit("/", 1)[-1] for url in client.list_queues()["QueueUrls"]] == ["only-in-moto"]
+
+
+# --- PATCH 5: inject_fault -------------------------------------------------------------------------------
+
+
+def test_injected_fault_fails_the_handlers_call_and_catch_sees_the_handlers_mapped_error(aws: EmbeddedAws) -> None:
+    aws.inject_fault("sqs.ListQueues", "ServiceUnavailable", http_status=503)
+    states = {
+        "List": _task(
+            aws.register_function("lister", _list_queues_or_raise),
+            Catch=[{"ErrorEquals": ["QueueUnavailable"], "ResultPath": "$.failure", "Next": "Degraded"}],
+            End=True,
+        ),
+        "Degraded": {"Type": "Pass", "End": True},
+    }
+
+    result = aws.run_execution(_machine(aws, states, "List"), {"alarm": "cpu"})
+
+    assert result.state_transitions == ["List", "Degraded"]
+    assert result.output["failure"]["Error"] == "QueueUnavailable"
+    assert json.loads(result.output["failure"]["Cause"])["errorMessage"] == "ServiceUnavailable (503)"
+    assert aws.api_calls() == {"sqs.ListQueues": 1}  # the faulted call was made
+    assert [(fault["operation"], fault["code"]) for fault in aws.injected_faults()] == [
+        ("sqs.ListQueues", "ServiceUnavailable")
+    ]
+
+
+def test_fault_for_two_calls_lets_the_third_retry_attempt_through_after_virtual_back_off(aws: EmbeddedAws) -> None:
+    fault = aws.inject_fault("sqs.ListQueues", "RequestThrottled", times=2)
+    retry = [{"ErrorEquals": ["QueueUnavailable"], "IntervalSeconds": 60, "MaxAttempts": 3, "BackoffRate": 2.0}]
+    task = _task(aws.register_function("lister", _list_queues_or_raise), Retry=retry, End=True)
+
+    result = aws.run_execution(_machine(aws, {"List": task}, "List"), {}, timeout_s=5)
+
+    assert result.status == "SUCCEEDED" and result.output == {"queues": 0}
+    assert aws.clock.now() == START + timedelta(seconds=60 + 120)
+    assert aws.api_calls() == {"sqs.ListQueues": 3}
+    assert len(aws.injected_faults()) == 2 and fault.hits == 2 and fault.remaining == 0
+
+
+def test_faults_spare_simulator_clients_and_follow_when_times_and_clear(aws: EmbeddedAws) -> None:
+    aws.client("ssm").put_parameter(Name="/acso/flag", Value="on", Type="String")
+    product_ssm = boto3.client("ssm")  # a default-session client, like the handlers': counted, faultable
+    forever = aws.inject_fault(
+        "ssm.GetParameter", "ParameterNotFound", times=None, when=lambda params: params["Name"] == "/acso/flag"
+    )
+
+    assert aws.client("ssm").get_parameter(Name="/acso/flag")["Parameter"]["Value"] == "on"
+    for _ in range(2):
+        with pytest.raises(product_ssm.exceptions.ParameterNotFound) as raised:  # botocore's modeled class
+            product_ssm.get_parameter(Name="/acso/flag")
+        assert raised.value.response["Error"]["Code"] == "ParameterNotFound"
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(product_ssm.exceptions.ParameterNotFound):  # `when` is false: moto's own answer
+        product_ssm.get_parameter(Name="/acso/other")
+    forever.clear()
+    assert product_ssm.get_parameter(Name="/acso/flag")["Parameter"]["Value"] == "on"
+    aws.inject_fault("ssm.GetParameter", "InternalServerError", times=None, http_status=500)
+    aws.clear_faults()
+    assert product_ssm.get_parameter(Name="/acso/flag")["Parameter"]["Value"] == "on"
+
+    assert aws.api_calls() == {"ssm.GetParameter": 5}
+    assert aws.injected_faults()[0]["params"] == {"Name": "/acso/flag"} and len(aws.injected_faults()) == 2
+    with pytest.raises(ValueError, match="no operation 'getParameter'"):
+        aws.inject_fault("ssm.getParameter", "X")
+
+
+def test_fault_on_sns_publish_fails_the_states_sns_publish_integration(aws: EmbeddedAws) -> None:
+    topic_arn = aws.client("sns").create_topic(Name="alerts")["TopicArn"]
+    aws.inject_fault("sns.Publish", "Throttled", http_status=429, message="Rate exceeded")
+    states = {
+        "Notify": _task(
+            "arn:aws:states:::sns:publish",
+            Parameters={"TopicArn": topic_arn, "Message.$": "$"},
+            Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Unnotified"}],
+            End=True,
+        ),
+        "Unnotified": {"Type": "Pass", "End": True},
+    }
+
+    result = aws.run_execution(_machine(aws, states, "Notify"), {"alarm": "cpu"})
+
+    assert result.state_transitions == ["Notify", "Unnotified"]
+    # moto's interpreter names an SNS error code X "SNS.XException", and quotes the service's answer.
+    assert result.output["Error"] == "SNS.ThrottledException"
+    assert "Rate exceeded (Service: AmazonSNS; Status Code: 429; Error Code: Throttled" in result.output["Cause"]
+    assert aws.api_calls() == {"sns.Publish": 1}
+
+
+# --- before_invoke / hang_function ------------------------------------------------------------------------
+
+
+def test_before_invoke_runs_once_just_before_the_handler_and_its_error_is_a_handler_error(aws: EmbeddedAws) -> None:
+    world = {"alarm": "ALARM"}
+    timeline: list[str] = []
+
+    def alarm_recovers(event: dict[str, Any]) -> None:
+        timeline.append(f"hook step {event['step']}")
+        world["alarm"] = "OK"
+
+    def act(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        timeline.append(f"handler sees {world['alarm']}")
+        return {"step": event["step"] + 1}
+
+    arn = aws.register_function("act", act)
+    aws.before_invoke("act", alarm_recovers)
+    states = {"First": _task(arn, Next="Second"), "Second": _task(arn, End=True)}
+
+    aws.run_execution(_machine(aws, states, "First"), {"step": 1})
+
+    assert timeline == ["hook step 1", "handler sees OK", "handler sees OK"]
+
+    def world_breaks(event: dict[str, Any]) -> None:
+        raise InvalidInput("world broke")
+
+    aws.register_function("guarded", lambda event, context: timeline.append("guarded handler"))
+    aws.before_invoke("guarded", world_breaks)
+    response = aws.client("lambda").invoke(FunctionName="guarded", Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled" and timeline[-1] != "guarded handler"
+    assert json.load(response["Payload"])["errorMessage"] == "world broke"
+
+
+def test_hang_function_fails_the_task_with_sandbox_timedout_without_running_the_handler(aws: EmbeddedAws) -> None:
+    calls: list[dict[str, Any]] = []
+    arn = aws.register_function("slow", lambda event, context: calls.append(event) or {"ok": True}, timeout_s=30)
+    aws.hang_function("slow")
+    states = {
+        "Slow": _task(arn, Catch=[{"ErrorEquals": ["States.ALL"], "Next": "TimedOut"}], End=True),
+        "TimedOut": {"Type": "Pass", "End": True},
+    }
+
+    result = aws.run_execution(_machine(aws, states, "Slow"), {})
+
+    assert result.state_transitions == ["Slow", "TimedOut"] and calls == []
+    assert result.output["Error"] == "Sandbox.Timedout"
+    cause = json.loads(result.output["Cause"])
+    assert cause["errorType"] == "Sandbox.Timedout"
+    assert cause["errorMessage"].startswith("RequestId: ")
+    assert cause["errorMessage"].endswith(" Error: Task timed out after 30.00 seconds")
+    assert aws.clock.now() == START + timedelta(seconds=30)
+    response = aws.client("lambda").invoke(FunctionName="slow", Payload=b'{"n": 1}')  # times=1: spent
+    assert "FunctionError" not in response and calls == [{"n": 1}]
 
 
 # --- Step Functions plumbing ----------------------------------------------------------------------
