@@ -203,6 +203,10 @@ class Harness:
         items = self.aws.client("dynamodb").scan(TableName=self.stack.state_table)["Items"]
         return [item for item in items if item["pk"]["S"].startswith("LEASE#")]
 
+    def function(self, handler: str) -> str:
+        """The deployed function running a handler, e.g. `high_cpu.scale_out` (for faults and hooks)."""
+        return self.stack.functions[f"remediation.handlers.{handler}"]
+
     def later(self, seconds: float) -> None:
         """Let virtual time pass between events (the world evolves: deployments finish, metrics move on)."""
         self.clock.advance(seconds)

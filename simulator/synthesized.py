@@ -125,6 +125,8 @@ class DeployedStack:
     """Alarm name -> resolved AWS::CloudWatch::Alarm properties."""
     metric_filters: list[dict] = field(default_factory=list)
     function_environment: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
+    """Handler (e.g. remediation.handlers.high_cpu.scale_out) -> Lambda function name."""
     parameters: dict[str, str] = field(default_factory=dict)
     """SSM parameter name -> initial value."""
 
@@ -247,6 +249,7 @@ def _deploy_functions(template: dict, resolver: Resolver, stack: DeployedStack, 
         )
         resolver.refs[logical_id] = logical_id
         resolver.attributes[(logical_id, "Arn")] = arn
+        stack.functions[props["Handler"]] = logical_id
 
 
 def _deploy_rules(template: dict, resolver: Resolver, stack: DeployedStack) -> None:

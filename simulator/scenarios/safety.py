@@ -285,3 +285,106 @@ SCENARIOS = [
         _expect_verify_fails,
     ),
 ]
+
+
+# -- faults at the API boundary and in the functions -------------------------------------------------------
+def _flag_store_down(h: Harness) -> None:
+    h.aws.inject_fault("ssm.GetParameter", "InternalServerError", times=None, http_status=500)
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_flag_store_down(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        ("fails closed: no write", o.write_calls == 0 and not o.actions),
+        (
+            "audited as flag-store-unavailable",
+            decisions(o) == ["escalated"] and "flag-store-unavailable" in _whys(o)[0],
+        ),
+        ("a page at L2", levels(o) == ["L2"]),
+    ]
+
+
+def _alarm_resolved(h: Harness) -> None:
+    def cpu_recovers(_event: dict) -> None:
+        h.aws.client("cloudwatch").set_alarm_state(
+            AlarmName="acso-production-supervisor-high-cpu", StateValue="OK", StateReason="back under threshold"
+        )
+
+    h.aws.before_invoke(h.function("high_cpu.scale_out"), cpu_recovers)
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_alarm_resolved(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        ("re-checked before acting: no write", o.api_calls.get("ecs.UpdateService", 0) == 0 and not o.actions),
+        ("audited as alarm-resolved", decisions(o) == ["suppressed"] and "alarm-resolved" in _whys(o)[0]),
+        ("nobody paged for a resolved alarm", o.notifications == []),
+    ]
+
+
+def _throttled(h: Harness) -> None:
+    h.aws.inject_fault("ecs.UpdateService", "ThrottlingException", times=2)
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_throttled(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_safety_basics(o),
+        ("succeeded after the state machine's retries", o.statuses == ["SUCCEEDED"] and decisions(o) == ["acted"]),
+        ("two throttled calls, then one that worked", o.api_calls.get("ecs.UpdateService") == 3),
+        ("one step in total (2 -> 3), not one per attempt", [a["after"] for a in o.actions] == [3]),
+        ("one L1 notification", levels(o) == ["L1"]),
+    ]
+
+
+def _hangs(h: Harness) -> None:
+    h.aws.hang_function(h.function("investigate.collect_utilization"), times=None)
+    h.deliver(h.alarm_event("supervisor"))
+
+
+def _expect_hangs(o: Outcome) -> list[tuple[str, bool]]:
+    execution = o.executions[0] if o.executions else None
+    return [
+        *_safety_basics(o),
+        (
+            "the execution fails with the Lambda timeout",
+            execution is not None and execution.status == "FAILED" and execution.error == "Sandbox.Timedout",
+        ),
+        ("through the one failure path", execution is not None and "RecordFailure" in execution.state_transitions),
+        ("no write", o.write_calls == 0 and not o.actions),
+        ("audited as failed and L2 paged", decisions(o) == ["failed"] and levels(o) == ["L2"]),
+    ]
+
+
+SCENARIOS += [
+    Scenario(
+        "flag-store-down",
+        "The automation flags cannot be read: fail closed, page L2.",
+        HOT,
+        _flag_store_down,
+        _expect_flag_store_down,
+    ),
+    Scenario(
+        "alarm-resolved-before-act",
+        "CPU recovers while the runbook investigates: the re-check stops the write.",
+        HOT,
+        _alarm_resolved,
+        _expect_alarm_resolved,
+    ),
+    Scenario(
+        "throttled-then-succeeds",
+        "ECS throttles UpdateService twice: retried with back-off, one step in total.",
+        HOT,
+        _throttled,
+        _expect_throttled,
+    ),
+    Scenario(
+        "lambda-hangs-times-out",
+        "The metrics step hangs past its timeout: the run fails cleanly, lease freed.",
+        HOT,
+        _hangs,
+        _expect_hangs,
+    ),
+]
