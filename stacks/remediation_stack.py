@@ -7,6 +7,7 @@ import json
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -130,7 +131,8 @@ class RemediationStack(Stack):
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
-        self._triggers()
+        self.dead_letters = self._triggers()
+        self._watch_itself()
 
     # -- Evidence the runbooks read ------------------------------------------------------------------
     def _agent_log_metrics(self) -> None:
@@ -318,7 +320,42 @@ class RemediationStack(Stack):
         )
 
     # -- Triggers ------------------------------------------------------------------------------------
-    def _triggers(self) -> None:
+    def _watch_itself(self) -> None:
+        """Nothing fails silently: failed or timed-out runbooks and undeliverable trigger events page L2."""
+        # CloudWatch publishes alarm actions to the encrypted topic with the topic's key.
+        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        page_l2 = cw_actions.SnsAction(self.topics["L2"])
+        machine_name_prefix = f"acso-{self.config.name}-runbooks"
+        for name, runbook in (("DailyHealthCheck", self.daily_health_check), ("HighCpu", self.high_cpu)):
+            machine = runbook.state_machine
+            for kind, metric in (("Failed", machine.metric_failed()), ("TimedOut", machine.metric_timed_out())):
+                alarm = cloudwatch.Alarm(
+                    self,
+                    f"{name}Executions{kind}",
+                    alarm_name=f"{machine_name_prefix}-{name}-executions-{kind}".lower(),
+                    alarm_description=f"A {name} runbook execution {kind.lower()}: its lease, audit and page may "
+                    "be missing; read the execution history.",
+                    metric=metric.with_(period=Duration.minutes(5), statistic="Sum"),
+                    threshold=0,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=1,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+                alarm.add_alarm_action(page_l2)
+        undelivered = cloudwatch.Alarm(
+            self,
+            "TriggerDeadLettersNotEmpty",
+            alarm_name=f"{machine_name_prefix}-trigger-dead-letters",
+            alarm_description="An alarm or schedule event could not start its runbook (see the dead-letter queue).",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        undelivered.add_alarm_action(page_l2)
+
+    def _triggers(self) -> sqs.Queue:
         config = self.config
         dead_letters = sqs.Queue(
             self,
@@ -378,3 +415,4 @@ class RemediationStack(Stack):
             schedule=events.Schedule.expression(config.schedules.daily_health_check),
             targets=[targets.SfnStateMachine(self.daily_health_check.state_machine, **delivery)],
         )
+        return dead_letters

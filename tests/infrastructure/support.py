@@ -85,6 +85,14 @@ class SynthesizedStack:
         assert len(matches) == 1, f"expected one state machine named {name}, found {matches}"
         return matches[0]
 
+    def cpu_alarms(self) -> dict[str, dict]:
+        """The per-agent CPU alarms (the stack also has alarms on its own failures)."""
+        return {
+            logical_id: props
+            for logical_id, props in self.of_type("AWS::CloudWatch::Alarm").items()
+            if props.get("MetricName") == "CPUUtilization"
+        }
+
     def function_of_role(self, role_logical_id: str) -> str | None:
         """Handler of the Lambda function that runs with this role (None for non-Lambda roles)."""
         for props in self.of_type("AWS::Lambda::Function").values():

@@ -37,7 +37,7 @@ def test_given_only_production_selected_when_synthesized_then_no_other_environme
 
 def test_given_two_agents_on_another_cluster_then_each_gets_a_cpu_alarm_on_that_cluster(two_agent_production):
     synthesized = two_agent_production["production"]
-    alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
+    alarms = synthesized.cpu_alarms().values()
 
     assert sorted(
         (alarm["AlarmName"], tuple(sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]))) for alarm in alarms

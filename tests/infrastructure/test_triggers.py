@@ -59,7 +59,7 @@ def _alarm_state_change(arn: str, value: str, previous: str, source: str = "aws.
 
 def test_each_configured_agent_has_one_cpu_alarm_above_80_percent_for_10_minutes_on_its_own_service(synthesized):
     config = synthesized.config
-    alarms = list(synthesized.of_type("AWS::CloudWatch::Alarm").values())
+    alarms = list(synthesized.cpu_alarms().values())
     by_service = {_dimensions(alarm).get("ServiceName"): alarm for alarm in alarms}
 
     assert sorted(by_service) == sorted(config.service_names)
@@ -82,7 +82,7 @@ def test_each_configured_agent_has_one_cpu_alarm_above_80_percent_for_10_minutes
 def test_high_cpu_rule_starts_the_runbook_only_on_transition_into_alarm_of_the_agent_alarms(synthesized):
     _, rule = _only(_rules_targeting(synthesized, "high-cpu"), "rule starting high-cpu")
     pattern = rule["EventPattern"]
-    alarm_ids = sorted(synthesized.of_type("AWS::CloudWatch::Alarm"))
+    alarm_ids = sorted(synthesized.cpu_alarms())
 
     assert pattern["source"] == ["aws.cloudwatch"]
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
@@ -109,7 +109,7 @@ def test_given_an_agent_alarm_state_change_when_matched_by_eventbridge_then_only
     _, rule = _only(_rules_targeting(synthesized, "high-cpu"), "rule starting high-cpu")
     pattern = synthesized.resolver().resolve(rule["EventPattern"])
 
-    for alarm in synthesized.of_type("AWS::CloudWatch::Alarm").values():
+    for alarm in synthesized.cpu_alarms().values():
         event = _alarm_state_change(alarm_arn(alarm["AlarmName"]), value, previous)
         assert event_pattern_matches(pattern, event) is starts, f"{alarm['AlarmName']}: {previous} -> {value}"
 
@@ -134,7 +134,7 @@ def test_given_an_alarm_that_is_not_an_agent_cpu_alarm_when_it_goes_into_alarm_t
 def test_given_a_custom_event_imitating_an_alarm_when_matched_then_high_cpu_does_not_start(production):
     _, rule = _only(_rules_targeting(production, "high-cpu"), "rule starting high-cpu")
     pattern = production.resolver().resolve(rule["EventPattern"])
-    own_alarm = next(iter(production.of_type("AWS::CloudWatch::Alarm").values()))["AlarmName"]
+    own_alarm = next(iter(production.cpu_alarms().values()))["AlarmName"]
 
     event = _alarm_state_change(alarm_arn(own_alarm), "ALARM", "OK", source="acso.custom")
     assert not event_pattern_matches(pattern, event)
@@ -222,3 +222,29 @@ def test_eventbridge_may_use_the_key_of_the_encrypted_dead_letter_queue(synthesi
             assert any(actions_cover(s.actions, action) for s in granted), (
                 f"{queue} is encrypted with {key}, whose key policy does not allow EventBridge {action}"
             )
+
+
+def test_failed_or_timed_out_runbooks_and_undelivered_trigger_events_page_l2(synthesized):
+    resolver = synthesized.resolver()
+    l2_topic = next(
+        resolver.resolve({"Ref": logical_id})
+        for logical_id, props in synthesized.of_type("AWS::SNS::Topic").items()
+        if props["TopicName"].endswith("-l2")
+    )
+    own = [
+        props
+        for props in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if props.get("MetricName") != "CPUUtilization"
+    ]
+    watched = {(props["Namespace"], props["MetricName"]) for props in own}
+
+    assert watched == {
+        ("AWS/States", "ExecutionsFailed"),
+        ("AWS/States", "ExecutionsTimedOut"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    }
+    for props in own:
+        assert resolver.resolve(props["AlarmActions"]) == [l2_topic], props["AlarmName"]
+        assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold"
+    machines = {resolver.resolve(d["Value"]) for p in own for d in p["Dimensions"] if d["Name"] == "StateMachineArn"}
+    assert len(machines) == len(synthesized.of_type("AWS::StepFunctions::StateMachine"))
