@@ -163,7 +163,6 @@ def deploy(synthesized: Synthesized, aws: Any, account: str = ACCOUNT_ID, region
     """Create the template's resources in the emulator, in dependency order."""
     template, resolver, stack = synthesized.template, Resolver(synthesized.template, account, region), DeployedStack()
     _deploy_storage(template, resolver, stack, aws, account, region)
-    _deploy_monitoring(template, resolver, stack, aws, account, region)
     _deploy_functions(template, resolver, stack, aws)
     for logical_id, props in _resources(template, "AWS::StepFunctions::StateMachine"):
         definition = state_machine_definition(props, resolver, synthesized.assets)
@@ -171,6 +170,7 @@ def deploy(synthesized: Synthesized, aws: Any, account: str = ACCOUNT_ID, region
         resolver.refs[logical_id] = arn
         resolver.attributes[(logical_id, "Arn")] = arn
         stack.state_machines[props["StateMachineName"]] = arn
+    _deploy_monitoring(template, resolver, stack, aws, account, region)  # alarms watch state machines too
     _deploy_rules(template, resolver, stack)
     return stack
 
@@ -203,6 +203,12 @@ def _deploy_storage(
         client("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
         resolver.refs[logical_id] = stack.reports_bucket = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+    for logical_id, _props in _resources(template, "AWS::SQS::Queue"):
+        name = f"acso-{logical_id.lower()}"
+        url = client("sqs").create_queue(QueueName=name)["QueueUrl"]
+        resolver.refs[logical_id] = url
+        resolver.attributes[(logical_id, "QueueName")] = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{region}:{account}:{name}"
     for logical_id, props in _resources(template, "AWS::SSM::Parameter"):
         resolved = resolver.resolve(props)
         client("ssm").put_parameter(Name=resolved["Name"], Value=resolved["Value"], Type=resolved["Type"])

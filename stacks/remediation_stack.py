@@ -132,6 +132,19 @@ class RemediationStack(Stack):
             },
         )
         self.dead_letters = self._triggers()
+        self.scale_agent = RunbookStateMachine(
+            self,
+            "ScaleAgent",
+            name=f"{prefix}-scale-agent",
+            asl_file="scale_agent.asl.json",
+            steps={
+                "NormalizeFunctionArn": steps["NormalizeScale"],
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "SetDesiredCountFunctionArn": steps["SetDesiredCount"],
+                "VerifyStableFunctionArn": steps["VerifyStable"],
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
         self._watch_itself()
 
     # -- Evidence the runbooks read ------------------------------------------------------------------
@@ -236,12 +249,17 @@ class RemediationStack(Stack):
 
         steps = {
             "NormalizeHighCpu": step("NormalizeHighCpu", "high_cpu.normalize", "high-cpu: validate the input"),
-            "AcquireGuard": step("AcquireGuard", "high_cpu.acquire_guard", "high-cpu: shared guard"),
+            "AcquireGuard": step("AcquireGuard", "guard.acquire", "shared guard in front of every write"),
             "ScaleOut": step("ScaleOut", "high_cpu.scale_out", "high-cpu: scale the service out by a step"),
             "VerifyScaling": step("VerifyScaling", "high_cpu.verify_scaling", "high-cpu: verify the scale-out"),
             "RestorePriorCount": step(
                 "RestorePriorCount", "high_cpu.restore_prior_count", "high-cpu: undo a scale-out that made it worse"
             ),
+            "NormalizeScale": step("NormalizeScale", "scale_agent.normalize", "scale-agent: validate the input"),
+            "SetDesiredCount": step(
+                "SetDesiredCount", "scale_agent.set_desired_count", "scale-agent: set the desired count (guarded)"
+            ),
+            "VerifyStable": step("VerifyStable", "scale_agent.verify_stable", "scale-agent: verify stable"),
             "NormalizeHealthCheck": step(
                 "NormalizeHealthCheck", "daily_health_check.normalize", "daily-health-check: validate the input"
             ),
@@ -274,9 +292,16 @@ class RemediationStack(Stack):
             resource_name=f"{config.agents_log_group}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        for name in ("DescribeServices", "ScaleOut", "VerifyScaling", "RestorePriorCount"):
+        for name in (
+            "DescribeServices",
+            "ScaleOut",
+            "VerifyScaling",
+            "RestorePriorCount",
+            "SetDesiredCount",
+            "VerifyStable",
+        ):
             steps[name].grant(["ecs:DescribeServices"], service_arns)
-        for name in ("ScaleOut", "RestorePriorCount"):
+        for name in ("ScaleOut", "RestorePriorCount", "SetDesiredCount"):
             steps[name].grant(["ecs:UpdateService"], service_arns)
         alarm_arns = [
             self.format_arn(
@@ -303,7 +328,7 @@ class RemediationStack(Stack):
             "logs:FilterLogEvents is granted on the agents' log group ARN, which IAM spells with a ':*' suffix.",
             [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
         )
-        for name in ("AcquireGuard", "ScaleOut", "VerifyScaling", "RecordDecision"):
+        for name in ("AcquireGuard", "ScaleOut", "SetDesiredCount", "VerifyScaling", "RecordDecision"):
             self.state_table.grant_read_write_data(steps[name].role)
         for topic in self.topics.values():
             topic.grant_publish(steps["RecordDecision"].role)
@@ -326,7 +351,12 @@ class RemediationStack(Stack):
         self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         page_l2 = cw_actions.SnsAction(self.topics["L2"])
         machine_name_prefix = f"acso-{self.config.name}-runbooks"
-        for name, runbook in (("DailyHealthCheck", self.daily_health_check), ("HighCpu", self.high_cpu)):
+        runbooks = (
+            ("DailyHealthCheck", self.daily_health_check),
+            ("HighCpu", self.high_cpu),
+            ("ScaleAgent", self.scale_agent),
+        )
+        for name, runbook in runbooks:
             machine = runbook.state_machine
             for kind, metric in (("Failed", machine.metric_failed()), ("TimedOut", machine.metric_timed_out())):
                 alarm = cloudwatch.Alarm(

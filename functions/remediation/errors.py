@@ -25,5 +25,9 @@ class AwsCallFailed(RunbookError):
     """Any other AWS API error."""
 
 
+class WriteRefused(RunbookError):
+    """The guard refused a write asked for by hand (below the floor, above the cap, no budget left)."""
+
+
 class FlagStoreUnavailable(RunbookError):
     """The automation flags cannot be read; the guard fails closed (no action, a page)."""

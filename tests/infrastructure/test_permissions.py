@@ -18,7 +18,11 @@ from tests.infrastructure.support import (
 
 _WHOLE_SERVICE = re.compile(r"^(\*|[a-z0-9-]+:\*)$", re.IGNORECASE)
 # The only steps that may change a service's desired count: the act step and its undo.
-WRITING_HANDLERS = {"remediation.handlers.high_cpu.scale_out", "remediation.handlers.high_cpu.restore_prior_count"}
+WRITING_HANDLERS = {
+    "remediation.handlers.high_cpu.scale_out",
+    "remediation.handlers.high_cpu.restore_prior_count",
+    "remediation.handlers.scale_agent.set_desired_count",
+}
 SEARCH_LOGS_HANDLER = "remediation.handlers.investigate.search_logs"
 
 

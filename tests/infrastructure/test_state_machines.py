@@ -24,7 +24,7 @@ STATELINT = Config(ignored_problem_types={ProblemType.FLOAT})
 TASK_HANDLERS = {
     "high-cpu": {
         "NormalizeRequest": "remediation.handlers.high_cpu.normalize",
-        "AcquireGuard": "remediation.handlers.high_cpu.acquire_guard",
+        "AcquireGuard": "remediation.handlers.guard.acquire",
         "CollectUtilization": "remediation.handlers.investigate.collect_utilization",
         "SearchAgentLogs": "remediation.handlers.investigate.search_logs",
         "DescribeAlarmedService": "remediation.handlers.investigate.describe_services",
@@ -39,6 +39,14 @@ TASK_HANDLERS = {
         "DescribeServices": "remediation.handlers.investigate.describe_services",
         "CollectUtilization": "remediation.handlers.investigate.collect_utilization",
         "AssessHealth": "remediation.handlers.daily_health_check.assess",
+        "RecordDecision": "remediation.handlers.record.record_decision",
+        "RecordFailure": "remediation.handlers.record.record_decision",
+    },
+    "scale-agent": {
+        "NormalizeRequest": "remediation.handlers.scale_agent.normalize",
+        "AcquireGuard": "remediation.handlers.guard.acquire",
+        "SetDesiredCount": "remediation.handlers.scale_agent.set_desired_count",
+        "VerifyStable": "remediation.handlers.scale_agent.verify_stable",
         "RecordDecision": "remediation.handlers.record.record_decision",
         "RecordFailure": "remediation.handlers.record.record_decision",
     },

@@ -13,6 +13,7 @@ import pytest
 
 from remediation.adapters import state_store
 from remediation.errors import AwsThrottled
+from remediation.handlers import guard as guard_step
 from remediation.handlers import high_cpu, investigate, record
 from tests.unit.conftest import (
     AGENTS_LOG_GROUP,
@@ -69,7 +70,9 @@ def _run(aws, virtual_clock, lambda_context, desired_count: int, cpu_after: floa
     _agent_logs(virtual_clock.now)
     raw = raw if raw is not None else {"service": "supervisor"}
     state = high_cpu.normalize({"input": raw, "executionName": "run-1"}, lambda_context)
-    state["guard"] = high_cpu.acquire_guard({"request": state["request"], "executionArn": RUN}, lambda_context)
+    state["guard"] = guard_step.acquire(
+        {"request": state["request"], "action": "scale-out", "executionArn": RUN}, lambda_context
+    )
     state["evidence"] = {
         "utilization": investigate.collect_utilization(
             {"agents": "all", "windowMinutes": 30, "periodSeconds": 300, "stat": "Maximum"}, lambda_context
@@ -153,7 +156,7 @@ def test_given_an_alarm_for_a_service_at_the_cap_when_recorded_then_l2_is_told_w
     sent = _sent(aws)
     assert [len(sent[level]) for level in ("L1", "L2", "L3", "L4")] == [0, 1, 0, 0]
     notification = sent["L2"][0]
-    assert notification["Subject"] == f"[ACSO production] high-cpu {SUPERVISOR}: at scaling cap 6, CPU still high"
+    assert notification["Subject"] == "[ACSO production] high-cpu supervisor: at scaling cap 6, CPU still high"
     body = notification["Message"]
     assert body.startswith("ESCALATED - escalation L2: Development team lead, severity High, respond within 5 min")
     assert f"What happened: {SUPERVISOR} is at the scaling cap (6 of 6 tasks); no scale-out." in body
@@ -189,7 +192,9 @@ def test_given_a_run_the_guard_suppressed_when_recorded_then_it_is_audited_and_n
     state_store.acquire_lease(STATE_TABLE, f"{CLUSTER}/{SUPERVISOR}", other, virtual_clock.now, 900)
     request = high_cpu.normalize({"input": {"service": "supervisor"}, "executionName": "run-1"}, lambda_context)
     state = request | {
-        "guard": high_cpu.acquire_guard({"request": request["request"], "executionArn": RUN}, lambda_context)
+        "guard": guard_step.acquire(
+            {"request": request["request"], "action": "scale-out", "executionArn": RUN}, lambda_context
+        )
     }
     assert state["guard"]["reason"] == "locked"
 
@@ -223,7 +228,9 @@ def test_given_a_failed_step_when_recorded_then_the_decision_is_failed_l2_is_tol
 ):
     aws.create_service("supervisor", desired_count=2)
     state = high_cpu.normalize({"input": {"service": "supervisor"}, "executionName": "run-1"}, lambda_context)
-    state["guard"] = high_cpu.acquire_guard({"request": state["request"], "executionArn": RUN}, lambda_context)
+    state["guard"] = guard_step.acquire(
+        {"request": state["request"], "action": "scale-out", "executionArn": RUN}, lambda_context
+    )
     message = "ecs.UpdateService was throttled (ThrottlingException)"
     state["error"] = {"Error": "AwsThrottled", "Cause": json.dumps({"errorMessage": message})}
 

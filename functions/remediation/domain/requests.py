@@ -14,6 +14,8 @@ from remediation.errors import InvalidInput
 from remediation.settings import Settings
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+# Sanity bound of any count typed by hand; the configured floor and cap are the guard's to enforce.
+SANE_MAX_DESIRED_COUNT = 100
 SCHEDULED_EVENT = "Scheduled Event"
 
 
@@ -38,6 +40,10 @@ class ServiceRequest(Request):
     cluster_name: str
 
 
+class ScaleRequest(ServiceRequest):
+    desired_count: int
+
+
 class HealthCheckRequest(Request):
     agents: tuple[str, ...]
 
@@ -48,6 +54,15 @@ class _ConsoleScaleOut(BaseModel):
     service: str = Field(min_length=1, description="Agent name, e.g. supervisor, or its ECS service name")
     dryRun: bool = False  # noqa: N815 - the documented console key
     reason: str = Field(default="started from the console", max_length=500)
+
+
+class _ConsoleScale(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    service: str = Field(min_length=1)
+    desiredCount: int = Field(ge=0, le=SANE_MAX_DESIRED_COUNT)  # noqa: N815 - the documented console key
+    dryRun: bool = False  # noqa: N815
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class _ConsoleHealthCheck(BaseModel):
@@ -177,4 +192,26 @@ def normalize_health_check(raw: Any, settings: Settings, execution_name: str) ->
         idempotency_key=f"{trigger}:{execution_name}",
         reason=reason,
         agents=agents,
+    )
+
+
+def normalize_scale(raw: Any, settings: Settings, execution_name: str) -> ScaleRequest:
+    """Console input of scale-agent: one service, an absolute desired count, and why."""
+    example = '{"service": "supervisor", "desiredCount": 3, "reason": "expected load"}'
+    raw = _require_object(raw, example)
+    try:
+        console = _ConsoleScale.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput(_validation_message(error, example)) from None
+    agent = resolve_agent(console.service, settings)
+    return ScaleRequest(
+        runbook="scale-agent",
+        trigger="console",
+        dry_run=console.dryRun or settings.guard.dry_run,
+        idempotency_key=f"console:{execution_name}#scale",
+        reason=console.reason,
+        agent=agent,
+        service_name=settings.services[agent],
+        cluster_name=settings.cluster_name,
+        desired_count=console.desiredCount,
     )

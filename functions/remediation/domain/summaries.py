@@ -227,13 +227,58 @@ def health_check(state: dict, context: RunContext) -> Decision:
     )
 
 
+def scale_agent(state: dict, context: RunContext) -> Decision:
+    request, guard, action = state["request"], state.get("guard", {}), state.get("action")
+    agent, service = request["agent"], request["service_name"]
+    prefix = f"[ACSO {context.environment}] scale-agent {agent}"
+    lines = [
+        f"Asked by hand: desiredCount {request['desired_count']} ({request['reason']})",
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}",
+    ]
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    before, after = action["before"], action["after"]
+    counts = f"{before['desired_count']} -> {request['desired_count']}"
+    if action["outcome"] == "dry-run":
+        why = f"dry run: would call {action['call']['operation']} {action['call']['parameters']}"
+        return Decision(
+            "dry-run", why, "L1", f"{prefix}: DRY RUN, would scale {counts}", [why, "", *lines], before, after
+        )
+    if action["outcome"] == "unchanged":
+        return Decision(
+            "unchanged", f"already at {before['desired_count']}", None, f"{prefix}: unchanged", lines, before, after
+        )
+    verification = state.get("verification", {})
+    observed = verification.get("service", after)
+    summary = f"scaled {service} {counts}; {observed['running_count']} running"
+    if verification.get("verified"):
+        return Decision("acted", summary, "L1", f"{prefix}: scaled {counts}", [summary, "", *lines], before, observed)
+    return Decision(
+        "escalated",
+        f"{summary}; not stable",
+        "L2",
+        f"{prefix}: scaled {counts} but not stable",
+        [f"{summary}: the service did not become stable at the new count.", "", *lines],
+        before,
+        observed,
+    )
+
+
+# Errors that mean "the request was refused before any change": audited, shown in the console, nobody paged.
+_REFUSED_ERRORS = {"InvalidInput": "rejected", "WriteRefused": "refused"}
+
+
 def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decision:
     error = state.get("error", {})
     kind = error.get("Error", "Unknown")
     message = _error_message(error)
     lines = [f"Error: {kind}: {message}", "", f"Execution: {links.execution(context.region, context.execution_arn)}"]
-    if kind == "InvalidInput":
-        return Decision("rejected", message, None, f"[ACSO {context.environment}] {runbook}: input rejected", lines)
+    if kind in _REFUSED_ERRORS:
+        decision = _REFUSED_ERRORS[kind]
+        return Decision(decision, message, None, f"[ACSO {context.environment}] {runbook}: {decision}", lines)
     return Decision(
         "failed", f"{kind}: {message}", "L2", f"[ACSO {context.environment}] {runbook}: FAILED ({kind})", lines
     )

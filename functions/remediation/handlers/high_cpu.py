@@ -5,8 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import ServiceRequest, normalize_service_alarm
-from remediation.logic import guard, high_cpu
-from remediation.observability import logger, metrics, tracer
+from remediation.logic import high_cpu
+from remediation.observability import logger, tracer
 from remediation.settings import load_settings
 
 RUNBOOK = "high-cpu"
@@ -22,18 +22,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
     )
     logger.info("Request normalized", extra={"request": request.model_dump()})
     return {"request": request.model_dump()}
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def acquire_guard(event: dict, context: LambdaContext) -> dict:
-    request = ServiceRequest.model_validate(event["request"])
-    verdict = guard.admit(request, high_cpu.ACTION, event["executionArn"], load_settings())
-    logger.info("Guard verdict", extra={"verdict": verdict.to_dict(), "idempotency_key": request.idempotency_key})
-    metrics.add_dimension("runbook", RUNBOOK)
-    metrics.add_metric(name="GuardProceeded" if verdict.proceed else "GuardSuppressed", unit="Count", value=1)
-    return verdict.to_dict()
 
 
 @logger.inject_lambda_context

@@ -12,7 +12,11 @@ from remediation.logic.guard import release
 from remediation.settings import Settings
 
 _NOTIFIED_TTL_SECONDS = 7 * 24 * 3600
-_SUMMARIES = {"high-cpu": summaries.high_cpu, "daily-health-check": summaries.health_check}
+_SUMMARIES = {
+    "high-cpu": summaries.high_cpu,
+    "daily-health-check": summaries.health_check,
+    "scale-agent": summaries.scale_agent,
+}
 
 
 def record_decision(runbook: str, state: dict, execution_arn: str, settings: Settings) -> dict:
