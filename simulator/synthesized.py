@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ def deploy(synthesized: Synthesized, aws: Any, account: str = ACCOUNT_ID, region
     """Create the template's resources in the emulator, in dependency order."""
     template, resolver, stack = synthesized.template, Resolver(synthesized.template, account, region), DeployedStack()
     _deploy_storage(template, resolver, stack, aws, account, region)
+    _deploy_secrets(template, resolver, aws)
     _deploy_functions(template, resolver, stack, aws)
     for logical_id, props in _resources(template, "AWS::StepFunctions::StateMachine"):
         definition = state_machine_definition(props, resolver, synthesized.assets)
@@ -221,6 +223,16 @@ def _deploy_storage(
         stack.topics[props["TopicName"].rsplit("-", 1)[-1].upper()] = arn
 
 
+def _deploy_secrets(template: dict, resolver: Resolver, aws: Any) -> None:
+    """Generated secrets get a random value, as Secrets Manager would generate one."""
+    for logical_id, props in _resources(template, "AWS::SecretsManager::Secret"):
+        length = props.get("GenerateSecretString", {}).get("PasswordLength", 32)
+        arn = aws.client("secretsmanager").create_secret(
+            Name=f"acso-{logical_id.lower()}", SecretString=secrets.token_urlsafe(length)
+        )["ARN"]
+        resolver.refs[logical_id] = arn
+
+
 def _deploy_monitoring(
     template: dict, resolver: Resolver, stack: DeployedStack, aws: Any, account: str, region: str
 ) -> None:
@@ -247,15 +259,20 @@ def _deploy_functions(template: dict, resolver: Resolver, stack: DeployedStack, 
     stack.function_environment = environments[0] if environments else {}
     aws.set_environment(stack.function_environment)
     for logical_id, props in functions:
+        name = props.get("FunctionName", logical_id)
         arn = aws.register_function(
-            logical_id,
+            name,
             load_handler(props["Handler"]),
             timeout_s=props.get("Timeout", 3),
             memory_mb=props.get("MemorySize", 128),
         )
-        resolver.refs[logical_id] = logical_id
+        resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = arn
-        stack.functions[props["Handler"]] = logical_id
+        stack.functions[props["Handler"]] = name
+    for _logical_id, props in _resources(template, "AWS::Lambda::Url"):
+        aws.client("lambda").create_function_url_config(
+            FunctionName=resolver.resolve(props["TargetFunctionArn"]), AuthType=props["AuthType"]
+        )
 
 
 def _deploy_rules(template: dict, resolver: Resolver, stack: DeployedStack) -> None:

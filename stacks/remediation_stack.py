@@ -22,6 +22,7 @@ from aws_cdk import aws_ssm as ssm
 from cdk_nag import NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from stacks.approval import HumanApproval, decide_function_name, signing_secret
 from stacks.config import ESCALATION_LEVELS, EnvironmentConfig
 from stacks.runbook import FUNCTIONS_DIR, RunbookStateMachine, StepFunction, suppress_wildcards
 
@@ -100,6 +101,10 @@ class RemediationStack(Stack):
             description=f"ACSO {config.name} runbook automation flags (kill switch, maintenance suppression)",
         )
         self._agent_log_metrics()
+        # Before the settings, which carry its ARN and the decide function's fixed name (see stacks/approval.py).
+        self.approval_key = signing_secret(
+            self, "ApprovalSigningKey", description=f"HMAC key of the {prefix} approval links"
+        )
         steps = self._steps(powertools_version)
         self.daily_health_check = RunbookStateMachine(
             self,
@@ -209,6 +214,10 @@ class RemediationStack(Stack):
                 },
                 "stateTable": self.state_table.table_name,
                 "reportsBucket": self.reports_bucket.bucket_name,
+                "approval": {
+                    "functionName": decide_function_name(f"acso-{config.name}"),
+                    "secretArn": self.approval_key.secret_arn,
+                },
                 "escalation": {
                     level.level: {
                         "role": level.role,
@@ -276,6 +285,17 @@ class RemediationStack(Stack):
             "RecordDecision": step("RecordDecision", "record.record_decision", "record: audit, release, notify"),
         }
         self._grant(steps)
+        self.approval = HumanApproval(
+            self,
+            "Approval",
+            decide_function_name=decide_function_name(f"acso-{self.config.name}"),
+            secret=self.approval_key,
+            code=code,
+            layers=[layer],
+            environment=environment,
+            state_table=self.state_table,
+            topics=list(self.topics.values()),
+        )
         return steps
 
     def _grant(self, steps: dict[str, StepFunction]) -> None:

@@ -55,6 +55,17 @@ class EscalationLevel(_Model):
     topic_arn: str = Field(alias="topicArn")
 
 
+class ApprovalSettings(_Model):
+    """Human approval of destructive actions (logic/approval.py, stacks/approval.py)."""
+
+    function_name: str = Field(alias="functionName")
+    """The decide function's explicit name: the CLI command names it, the request step reads its URL."""
+    secret_arn: str = Field(alias="secretArn")
+    """Secrets Manager secret holding the HMAC key of the approval links."""
+    endpoint_url: str | None = Field(alias="endpointUrl", default=None)
+    """Fixed base of the links (e.g. a custom domain); absent: the decide function's URL, read at run time."""
+
+
 class Settings(_Model):
     environment: str
     cluster_name: str = Field(alias="clusterName")
@@ -69,6 +80,7 @@ class Settings(_Model):
     state_table: str = Field(alias="stateTable")
     reports_bucket: str = Field(alias="reportsBucket")
     escalation: dict[str, EscalationLevel]
+    approval: ApprovalSettings
 
     def agent_for_service(self, service_name: str) -> str | None:
         return next((agent for agent, name in self.services.items() if name == service_name), None)

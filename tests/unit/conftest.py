@@ -181,6 +181,10 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
             level: {"role": role, "severity": severity, "responseMinutes": minutes, "topicArn": topic_arns[level]}
             for level, (role, severity, minutes) in LEVELS.items()
         },
+        "approval": {
+            "functionName": "acso-production-approval-decide",
+            "secretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:acso-production-approval-key-AbCdEf",
+        },
     }
 
 
