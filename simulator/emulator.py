@@ -44,6 +44,7 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.models import patch_client
+from moto.core.responses import EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import ecs_backends
 from moto.events.models import EventPattern
@@ -56,6 +57,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.responses import StepFunctionResponse
 
 __all__ = [
     "ACCOUNT_ID",
@@ -612,6 +614,18 @@ class EmbeddedAws:
         stack.enter_context(
             mock.patch.object(execute_state, "threading", SimpleNamespace(**{**vars(threading), "Event": TimeoutEvent}))
         )
+
+        # PATCH 11 - moto/stepfunctions/responses.py StepFunctionResponse.send_task_failure: moto drops the
+        # `cause`; Step Functions passes it on to the Catch (a rejection says who rejected, and when).
+        def send_task_failure(responses: StepFunctionResponse) -> Any:
+            responses.stepfunction_backend.send_task_failure(
+                responses._get_param("taskToken"),
+                error=responses._get_param("error"),
+                cause=responses._get_param("cause"),
+            )
+            return EmptyResult()
+
+        stack.enter_context(mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure))
 
         # PATCH 7 - moto/logs/utils.py EventMessageFilter: moto treats a pattern starting with "?" as
         # "match everything" and bare terms as one phrase; apply CloudWatch's term semantics instead.

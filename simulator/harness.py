@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import re
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -29,6 +31,8 @@ class Outcome:
     notifications: list[dict]
     audit_records: list[dict]
     leases: list[dict] = field(default_factory=list)
+    answers: list[dict] = field(default_factory=list)
+    """What the approval endpoint answered the people in the scenario."""
     """Leases still held when every execution has ended (should be none)."""
     expectations: list[tuple[str, bool]] = field(default_factory=list)
 
@@ -55,6 +59,7 @@ class Harness:
         start: datetime | None = None,
     ) -> None:
         self.clock = VirtualClock(start or START)
+        self.answers: list[dict] = []
         self.lambda_logs = lambda_logs or sys.stderr
         self.profiles = profiles or {}
         self._executions: list[str] = []
@@ -207,6 +212,53 @@ class Harness:
         """The deployed function running a handler, e.g. `high_cpu.scale_out` (for faults and hooks)."""
         return self.stack.functions[f"remediation.handlers.{handler}"]
 
+    # -- people answering approvals ---------------------------------------------------------------------
+    def wait_for_notification(self, level: str, subject_contains: str, timeout_s: float = 30) -> dict:
+        """Block (wall clock) until the level's topic received a matching message; returns it."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._drain()
+            for notification in self._received:
+                if notification["level"] == level and subject_contains in notification["subject"]:
+                    return notification
+            time.sleep(0.05)
+        raise TimeoutError(f"no {level} notification containing {subject_contains!r} within {timeout_s} s")
+
+    def click(self, notification: dict, decision: str, by: str) -> dict:
+        """A person opens the link from the notification (confirmation page), then presses its button."""
+        link = re.search(rf"https://\S+decision={decision}\S*", notification["message"]).group(0)
+        query = link.split("?", 1)[1]
+        answers = []
+        for method, body in (("GET", ""), ("POST", f"by={by}")):
+            event = {
+                "version": "2.0",
+                "rawPath": "/",
+                "rawQueryString": query,
+                "body": body,
+                "isBase64Encoded": False,
+                "headers": {"content-type": "application/x-www-form-urlencoded"},
+                "requestContext": {
+                    "http": {
+                        "method": method,
+                        "path": "/",
+                        "sourceIp": "198.51.100.20",
+                        "userAgent": "Mozilla/5.0 (on-call laptop)",
+                    }
+                },
+            }
+            answers.append(self._invoke(self.function("approval.decide"), event))
+        return answers[-1]
+
+    def answer_from_cli(self, notification: dict, decision: str, approver: str) -> dict:
+        """`aws lambda invoke --function-name ...-approval-decide --payload '{...}'`, as printed in the message."""
+        approval_id = re.search(r'"approvalId":"([0-9a-f-]{36})"', notification["message"]).group(1)
+        payload = {"approvalId": approval_id, "decision": decision, "approver": approver}
+        return self._invoke(self.function("approval.decide"), payload)
+
+    def _invoke(self, function_name: str, payload: dict) -> dict:
+        response = self.aws.client("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload))
+        return json.loads(response["Payload"].read() or b"null") | {"functionError": response.get("FunctionError")}
+
     def later(self, seconds: float) -> None:
         """Let virtual time pass between events (the world evolves: deployments finish, metrics move on)."""
         self.clock.advance(seconds)
@@ -227,11 +279,13 @@ class Harness:
         ]
         order = {arn: index for index, arn in enumerate(self._executions)}
         audit = sorted(self._audit_records(), key=lambda record: (order.get(record["executionArn"], -1), record["sk"]))
-        return Outcome(results, self.aws.api_calls(), actions, self._notifications(), audit, self.leases())
+        return Outcome(
+            results, self.aws.api_calls(), actions, self._notifications(), audit, self.leases(), self.answers
+        )
 
     def _subscribe_to_topics(self) -> None:
         sqs, sns = self.aws.client("sqs"), self.aws.client("sns")
-        self._inboxes = {}
+        self._inboxes, self._received = {}, []
         for level, topic_arn in self.stack.topics.items():
             url = sqs.create_queue(QueueName=f"inbox-{level.lower()}")["QueueUrl"]
             queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -239,14 +293,17 @@ class Harness:
             self._inboxes[level] = url
 
     def _notifications(self) -> list[dict]:
-        sqs, received = self.aws.client("sqs"), []
+        self._drain()
+        return list(self._received)
+
+    def _drain(self) -> None:
+        sqs, received = self.aws.client("sqs"), self._received
         for level, url in self._inboxes.items():
             while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
                 for message in messages:
                     body = json.loads(message["Body"])
                     received.append({"level": level, "subject": body.get("Subject", ""), "message": body["Message"]})
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return received
 
     def _audit_records(self) -> list[dict]:
         items = self.aws.client("dynamodb").scan(TableName=self.stack.state_table)["Items"]

@@ -28,6 +28,8 @@ class ServiceProfile:
     slow_lines_per_hour: int = 0
     scaling_helps: bool = True
     """False: the load grows with the capacity (a hot loop, a retry storm), CPU stays where it is."""
+    task_cpu: int = 512
+    task_memory: int = 1024
     new_tasks_start: bool = True
     """False: new tasks crash at start (a bad image or config), running never reaches desired."""
 
@@ -53,8 +55,8 @@ class SimulatedProduction:
             self.load[agent] = profile.cpu_percent * profile.desired
             ecs.register_task_definition(
                 family=service_name,
-                cpu="512",
-                memory="1024",
+                cpu=str(profile.task_cpu),
+                memory=str(profile.task_memory),
                 requiresCompatibilities=["FARGATE"],
                 networkMode="awsvpc",
                 containerDefinitions=[{"name": "agent", "image": f"acso/{agent}:1.0", "essential": True}],
@@ -82,11 +84,22 @@ class SimulatedProduction:
         by_name = {service["serviceName"]: service["runningCount"] for service in response["services"]}
         return {agent: by_name[name] for agent, name in self.services.items()}
 
-    def cpu_percent(self, agent: str, running: int) -> float:
+    def cpu_percent(self, agent: str, running: int, task_cpu: int | None = None) -> float:
+        """Load spread over the running tasks; a bigger task (more CPU units) takes proportionally more."""
         profile = self.profiles[agent]
         if not profile.scaling_helps:
             return profile.cpu_percent
-        return min(100.0, self.load[agent] / max(running, 1))
+        size = (task_cpu or profile.task_cpu) / profile.task_cpu
+        return min(100.0, self.load[agent] / max(running, 1) / size)
+
+    def task_cpu(self) -> dict[str, int]:
+        ecs = self.aws.client("ecs")
+        services = ecs.describe_services(cluster=self.cluster, services=list(self.services.values()))["services"]
+        by_name = {s["serviceName"]: s["taskDefinition"] for s in services}
+        return {
+            agent: int(ecs.describe_task_definition(taskDefinition=by_name[name])["taskDefinition"]["cpu"])
+            for agent, name in self.services.items()
+        }
 
     # -- time passing ------------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
@@ -112,7 +125,7 @@ class SimulatedProduction:
         self._sample(now)
 
     def _sample(self, at: datetime) -> None:
-        running = self.running_counts()
+        running, sizes = self.running_counts(), self.task_cpu()
         data = []
         for agent, service_name in self.services.items():
             dimensions = [
@@ -125,7 +138,7 @@ class SimulatedProduction:
                     "MetricName": "CPUUtilization",
                     "Dimensions": dimensions,
                     "Timestamp": at,
-                    "Value": self.cpu_percent(agent, running[agent]),
+                    "Value": self.cpu_percent(agent, running[agent], sizes[agent]),
                     "Unit": "Percent",
                 }
             )

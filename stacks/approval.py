@@ -21,7 +21,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
@@ -128,12 +127,13 @@ class HumanApproval(Construct):
             )
         )
 
-    def allow_decisions_for(self, *state_machines: sfn.IStateMachine) -> None:
-        """SendTaskSuccess/SendTaskFailure, scoped to the state machines that wait for approvals."""
-        self.decide.grant(
-            ["states:SendTaskSuccess", "states:SendTaskFailure"],
-            [state_machine.state_machine_arn for state_machine in state_machines],
-        )
+    def allow_decisions_for(self, *state_machine_arns: str) -> None:
+        """SendTaskSuccess/SendTaskFailure, scoped to the state machines that wait for approvals.
+
+        Pass ARNs built from the state machines' explicit names, not their tokens: the state machine depends on
+        the request function, which depends on the decide function, so a token here would close a cycle.
+        """
+        self.decide.grant(["states:SendTaskSuccess", "states:SendTaskFailure"], list(state_machine_arns))
 
     @property
     def request_function(self) -> lambda_.Function:

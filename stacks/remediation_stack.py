@@ -133,10 +133,21 @@ class RemediationStack(Stack):
                 "ScaleOutFunctionArn": steps["ScaleOut"],
                 "VerifyFunctionArn": steps["VerifyScaling"],
                 "RestoreFunctionArn": steps["RestorePriorCount"],
+                "PlanResizeFunctionArn": steps["PlanResize"],
+                "ResizeTaskFunctionArn": steps["ResizeTask"],
+                "RequestApprovalFunctionArn": self.approval.request,
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
         self.dead_letters = self._triggers()
+        self.approval.allow_decisions_for(
+            self.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=f"{prefix}-high-cpu",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+        )
         self.scale_agent = RunbookStateMachine(
             self,
             "ScaleAgent",
@@ -264,6 +275,8 @@ class RemediationStack(Stack):
             "RestorePriorCount": step(
                 "RestorePriorCount", "high_cpu.restore_prior_count", "high-cpu: undo a scale-out that made it worse"
             ),
+            "PlanResize": step("PlanResize", "high_cpu.plan_resize", "high-cpu: next task size at the cap"),
+            "ResizeTask": step("ResizeTask", "high_cpu.resize_task", "high-cpu: deploy the approved bigger task"),
             "NormalizeScale": step("NormalizeScale", "scale_agent.normalize", "scale-agent: validate the input"),
             "SetDesiredCount": step(
                 "SetDesiredCount", "scale_agent.set_desired_count", "scale-agent: set the desired count (guarded)"
@@ -321,7 +334,29 @@ class RemediationStack(Stack):
             "VerifyStable",
         ):
             steps[name].grant(["ecs:DescribeServices"], service_arns)
-        for name in ("ScaleOut", "RestorePriorCount", "SetDesiredCount"):
+        for name in ("PlanResize", "ResizeTask"):
+            steps[name].grant(["ecs:DescribeServices"], service_arns)
+            steps[name].grant(["ecs:DescribeTaskDefinition"], ["*"])
+        # RegisterTaskDefinition supports no resource-level permission; PassRole is limited to the agents'
+        # own task roles, and only towards ECS tasks.
+        steps["ResizeTask"].grant(["ecs:RegisterTaskDefinition"], ["*"])
+        steps["ResizeTask"].role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[
+                    self.format_arn(service="iam", region="", resource="role", resource_name=f"acso-{config.name}-*")
+                ],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        for name in ("PlanResize", "ResizeTask"):
+            suppress_wildcards(
+                steps[name].role,
+                "ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition support no resource-level permissions; "
+                "iam:PassRole is limited to the agents' acso-<env>-* task roles passed to ECS tasks.",
+                ["Resource::*", RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:iam::.*:role\/acso-.*-\*$/g")],
+            )
+        for name in ("ScaleOut", "RestorePriorCount", "SetDesiredCount", "ResizeTask"):
             steps[name].grant(["ecs:UpdateService"], service_arns)
         alarm_arns = [
             self.format_arn(
@@ -332,7 +367,7 @@ class RemediationStack(Stack):
             )
             for agent in config.agents
         ]
-        for name in ("AcquireGuard", "ScaleOut"):  # blast radius; alarm still in ALARM before the write
+        for name in ("AcquireGuard", "ScaleOut", "ResizeTask", "SetDesiredCount"):  # blast radius; alarm re-check
             steps[name].grant(["cloudwatch:DescribeAlarms"], alarm_arns)
         self.flags.grant_read(steps["AcquireGuard"].role)
         for name in ("CollectUtilization", "VerifyScaling"):
@@ -348,7 +383,7 @@ class RemediationStack(Stack):
             "logs:FilterLogEvents is granted on the agents' log group ARN, which IAM spells with a ':*' suffix.",
             [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
         )
-        for name in ("AcquireGuard", "ScaleOut", "SetDesiredCount", "VerifyScaling", "RecordDecision"):
+        for name in ("AcquireGuard", "ScaleOut", "SetDesiredCount", "ResizeTask", "VerifyScaling", "RecordDecision"):
             self.state_table.grant_read_write_data(steps[name].role)
         for topic in self.topics.values():
             topic.grant_publish(steps["RecordDecision"].role)

@@ -13,7 +13,10 @@ from simulator.world import ServiceProfile
 
 # -- high-cpu -----------------------------------------------------------------------------------------
 HOT_SUPERVISOR = {"supervisor": ServiceProfile(desired=2, cpu_percent=92.0, slow_lines_per_hour=6)}
-HOT_AT_CAP = {"supervisor": ServiceProfile(desired=6, cpu_percent=95.0, slow_lines_per_hour=6)}
+# At the scaling cap AND on the largest Fargate size: nothing left to offer, a person must look.
+HOT_AT_CAP = {
+    "supervisor": ServiceProfile(desired=6, cpu_percent=95.0, slow_lines_per_hour=6, task_cpu=16384, task_memory=32768)
+}
 
 
 def _alarm(h: Harness) -> None:

@@ -388,3 +388,117 @@ SCENARIOS += [
         _expect_hangs,
     ),
 ]
+
+
+# -- human approval: a bigger task size at the scaling cap ------------------------------------------------------
+AT_CAP = {"supervisor": ServiceProfile(desired=6, cpu_percent=95.0, slow_lines_per_hour=6)}
+
+
+def _approval_request(h: Harness) -> dict:
+    h.deliver(h.alarm_event("supervisor"))
+    return h.wait_for_notification("L2", "APPROVAL NEEDED")
+
+
+def _approval_granted(h: Harness) -> None:
+    request = _approval_request(h)
+    h.later(600)  # the on-call engineer reads it ten minutes later
+    h.answers = [h.click(request, "approve", by="dana")]
+
+
+def _approval_rejected(h: Harness) -> None:
+    request = _approval_request(h)
+    h.answers = [h.answer_from_cli(request, "reject", approver="erik")]
+    h.settle()
+    h.answers.append(h.click(request, "approve", by="mallory"))  # a replay after the decision
+
+
+def _approval_timeout(h: Harness) -> None:
+    request = _approval_request(h)
+    h.later(1801)  # nobody answers within the approval timeout
+    h.settle()
+    h.answers = [h.answer_from_cli(request, "approve", approver="late-larry")]
+
+
+def _token_hidden(o: Outcome) -> bool:
+    return all("taskToken" not in n["message"] and "AAAA" not in n["message"] for n in o.notifications)
+
+
+def _expect_granted(o: Outcome) -> list[tuple[str, bool]]:
+    record = o.audit_records[0] if o.audit_records else {}
+    return [
+        *_safety_basics(o),
+        (
+            "asked L2 for approval with the evidence and both ways to answer",
+            levels(o)[:1] == ["L2"]
+            and "APPROVAL NEEDED" in o.notifications[0]["subject"]
+            and "decision=approve" in o.notifications[0]["message"]
+            and "aws lambda invoke" in o.notifications[0]["message"],
+        ),
+        ("the task token never appears in a notification", _token_hidden(o)),
+        (
+            "after approval: one new revision and one deployment",
+            o.api_calls.get("ecs.RegisterTaskDefinition") == 1 and o.api_calls.get("ecs.UpdateService") == 1,
+        ),
+        (
+            "verified and audited as acted, with the approver",
+            decisions(o) == ["acted"]
+            and "dana" in record.get("approval", "")
+            and "approved by dana" in record.get("why", ""),
+        ),
+    ]
+
+
+def _expect_rejected_by_person(o: Outcome) -> list[tuple[str, bool]]:
+    answers = o.answers
+    return [
+        *_safety_basics(o),
+        ("no write after the rejection", o.write_calls == 0 and not o.actions),
+        ("audited as declined, naming who declined", decisions(o) == ["declined"] and "erik" in _whys(o)[0]),
+        ("the run ends as a decision, not a failure", o.statuses == ["SUCCEEDED"]),
+        (
+            "a replayed link is refused (409), nothing sent",
+            answers[-1:]
+            and answers[-1].get("statusCode") == 409
+            and o.api_calls.get("stepfunctions.SendTaskSuccess", 0) == 0,
+        ),
+    ]
+
+
+def _expect_timeout(o: Outcome) -> list[tuple[str, bool]]:
+    answers = o.answers
+    return [
+        *_safety_basics(o),
+        ("no write: a timeout is never an approval", o.write_calls == 0 and not o.actions),
+        ("escalated one level up (L3)", decisions(o) == ["escalated"] and levels(o) == ["L2", "L3"]),
+        (
+            "a late answer is refused",
+            answers[-1:]
+            and answers[-1].get("functionError") == "Unhandled"
+            and o.api_calls.get("stepfunctions.SendTaskSuccess", 0) == 0,
+        ),
+    ]
+
+
+SCENARIOS += [
+    Scenario(
+        "approval-granted",
+        "supervisor hot at its cap: a bigger task size is approved from the link, deployed.",
+        AT_CAP,
+        _approval_granted,
+        _expect_granted,
+    ),
+    Scenario(
+        "approval-rejected",
+        "The bigger task size is rejected from the CLI; a replayed link is refused.",
+        AT_CAP,
+        _approval_rejected,
+        _expect_rejected_by_person,
+    ),
+    Scenario(
+        "approval-timeout",
+        "Nobody answers within 30 minutes: no action, escalated to L3, late answer refused.",
+        AT_CAP,
+        _approval_timeout,
+        _expect_timeout,
+    ),
+]

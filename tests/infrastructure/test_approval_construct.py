@@ -92,7 +92,7 @@ def synthesized(tmp_path_factory) -> Synthesized:
         topics=topics,
     )
     high_cpu = sfn.StateMachine.from_state_machine_name(stack, "HighCpu", STATE_MACHINE)
-    approval.allow_decisions_for(high_cpu)
+    approval.allow_decisions_for(high_cpu.state_machine_arn)
     url_id = stack.get_logical_id(approval.function_url.node.default_child)
     assert stack.resolve(approval.url) == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))

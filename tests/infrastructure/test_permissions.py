@@ -22,6 +22,7 @@ WRITING_HANDLERS = {
     "remediation.handlers.high_cpu.scale_out",
     "remediation.handlers.high_cpu.restore_prior_count",
     "remediation.handlers.scale_agent.set_desired_count",
+    "remediation.handlers.high_cpu.resize_task",  # deploys an approved bigger task definition
 }
 SEARCH_LOGS_HANDLER = "remediation.handlers.investigate.search_logs"
 
@@ -54,10 +55,12 @@ def test_ecs_actions_are_scoped_to_exactly_the_configured_services_and_only_act_
     config = synthesized.config
     resolver = synthesized.resolver()
     expected = sorted(ecs_service_arn(config.cluster_name, service) for service in config.service_names)
+    # Service actions only: task-definition actions (Describe/RegisterTaskDefinition) have no resource scope.
     ecs_statements = [
         s
         for s in policy_statements(synthesized)
-        if s.effect == "Allow" and any(a.lower().startswith("ecs:") for a in s.actions)
+        if s.effect == "Allow"
+        and any(a.lower().startswith("ecs:") and "taskdefinition" not in a.lower() for a in s.actions)
     ]
     updates = [s for s in ecs_statements if actions_cover(s.actions, "ecs:UpdateService")]
 

@@ -31,6 +31,9 @@ TASK_HANDLERS = {
         "ScaleOut": "remediation.handlers.high_cpu.scale_out",
         "VerifyScaling": "remediation.handlers.high_cpu.verify_scaling",
         "RestorePriorCount": "remediation.handlers.high_cpu.restore_prior_count",
+        "PlanResize": "remediation.handlers.high_cpu.plan_resize",
+        "RequestApproval": "remediation.handlers.approval.request_approval",
+        "ResizeTask": "remediation.handlers.high_cpu.resize_task",
         "RecordDecision": "remediation.handlers.record.record_decision",
         "RecordFailure": "remediation.handlers.record.record_decision",
     },
@@ -144,7 +147,12 @@ def test_no_failure_escapes_the_failure_path(synthesized):
         assert states[REJECTED_INPUT]["Next"] == FAILURE_PATH
         assert states[REJECTED_INPUT]["Parameters"] == {"error.$": "$"}
         assert states[FAILURE_PATH]["Type"] == "Task"
-        assert states[FAILURE_PATH]["Next"] == FAILED
+        after_record = states[states[FAILURE_PATH]["Next"]]
+        if after_record is not states[FAILED]:
+            # Only a person's decision (a rejected or unanswered approval) may end the run without failing it.
+            assert after_record["Type"] == "Choice" and after_record["Default"] == FAILED, name
+            decided = {json.dumps(choice, sort_keys=True) for choice in after_record["Choices"]}
+            assert all("ApprovalRejected" in choice or "States.Timeout" in choice for choice in decided), name
         assert states[FAILED]["Type"] == "Fail"
         assert (states[FAILED].get("ErrorPath"), states[FAILED].get("CausePath")) == ("$.error.Error", "$.error.Cause")
 
@@ -188,7 +196,7 @@ def test_each_task_state_invokes_the_handler_of_its_step(synthesized):
     for name, definition in _definitions(synthesized):
         runbook = _runbook(synthesized, name)
         invoked = {
-            state_name: handler_by_arn.get(state["Resource"], state["Resource"])
+            state_name: handler_by_arn.get(_invoked(state), _invoked(state))
             for _, state_name, state, _ in iter_states(definition)
             if state["Type"] == "Task"
         }
@@ -201,7 +209,7 @@ def test_each_state_machine_role_may_invoke_exactly_the_functions_its_definition
     policies = synthesized.of_type("AWS::IAM::Policy")
     for logical_id, definition in synthesized.definitions().items():
         role = machines[logical_id]["RoleArn"]["Fn::GetAtt"][0]
-        called = {state["Resource"] for _, _, state, _ in iter_states(definition) if state["Type"] == "Task"}
+        called = {_invoked(state) for _, _, state, _ in iter_states(definition) if state["Type"] == "Task"}
         invokable = {
             resource.removesuffix(":*")
             for policy in policies.values()
@@ -243,3 +251,11 @@ def test_every_state_machine_comes_from_a_checked_in_asl_file(synthesized):
     for props in synthesized.of_type("AWS::StepFunctions::StateMachine").values():
         assert "DefinitionS3Location" in props, f"{props['StateMachineName']}: inline definition"
         assert synthesized.assets[props["DefinitionS3Location"]["Key"]].read_text() in sources
+
+
+def _invoked(state: dict) -> str:
+    """The function a Task calls: its Resource, or for an integration (lambda:invoke[.waitForTaskToken])
+    the FunctionName parameter."""
+    if state["Resource"].startswith("arn:aws:states:::lambda:invoke"):
+        return state["Parameters"]["FunctionName"]
+    return state["Resource"]

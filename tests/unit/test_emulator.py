@@ -561,3 +561,33 @@ def test_event_pattern_matches_with_eventbridge_semantics() -> None:
     assert event_pattern_matches(pattern, alarm)
     assert not event_pattern_matches(pattern, {**alarm, "detail": {"state": {"value": "OK"}}})
     assert event_pattern_matches(json.dumps(pattern), alarm)
+
+
+def test_send_task_failure_passes_the_cause_on_to_the_catch(aws: EmbeddedAws) -> None:
+    """moto drops `cause`; Step Functions hands it to the Catch (who rejected an approval, and when)."""
+    tokens: list[str] = []
+
+    def ask(event: dict[str, Any], context: Any) -> None:
+        tokens.append(event["token"])
+
+    states = {
+        "Ask": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": aws.register_function("ask", ask), "Payload": {"token.$": "$$.Task.Token"}},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Declined"}],
+            "End": True,
+        },
+        "Declined": {"Type": "Pass", "End": True},
+    }
+    arn = aws.start_execution(_machine(aws, states, "Ask"), {})
+    deadline = time.monotonic() + 5
+    while not tokens and time.monotonic() < deadline:
+        time.sleep(0.02)
+    aws.client("stepfunctions").send_task_failure(
+        taskToken=tokens[0], error="ApprovalRejected", cause="Rejected by erik"
+    )
+
+    result = aws.wait_for(arn, timeout_s=5)
+
+    assert result.output["error"] == {"Error": "ApprovalRejected", "Cause": "Rejected by erik"}

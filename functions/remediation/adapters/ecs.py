@@ -66,3 +66,41 @@ def set_desired_count(cluster: str, service_name: str, desired_count: int) -> Se
     with aws_errors("ecs.UpdateService"):
         client("ecs").update_service(cluster=cluster, service=service_name, desiredCount=desired_count)
     return describe_services(cluster, [service_name])[service_name]
+
+
+# Task definition fields RegisterTaskDefinition accepts back (DescribeTaskDefinition returns more).
+_REGISTERABLE = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "runtimePlatform",
+    "ephemeralStorage",
+    "pidMode",
+    "ipcMode",
+)
+
+
+def describe_task_definition(task_definition: str) -> dict:
+    with aws_errors("ecs.DescribeTaskDefinition"):
+        return client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+
+
+def register_resized_revision(current: dict, cpu: int, memory: int) -> str:
+    """A new revision of the same family, identical but for the task size; returns `family:revision`."""
+    request = {key: current[key] for key in _REGISTERABLE if current.get(key)}
+    with aws_errors("ecs.RegisterTaskDefinition"):
+        registered = client("ecs").register_task_definition(**request, cpu=str(cpu), memory=str(memory))
+    revision = registered["taskDefinition"]
+    return f"{revision['family']}:{revision['revision']}"
+
+
+def deploy_task_definition(cluster: str, service_name: str, task_definition: str) -> ServiceState:
+    """Absolute: the service runs exactly this `family:revision`."""
+    with aws_errors("ecs.UpdateService"):
+        client("ecs").update_service(cluster=cluster, service=service_name, taskDefinition=task_definition)
+    return describe_services(cluster, [service_name])[service_name]

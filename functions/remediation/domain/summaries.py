@@ -82,19 +82,7 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
     before, after = action["before"], action["after"]
     counts = f"{before['desired_count']} -> {action['call']['parameters']['desiredCount']}" if action["call"] else ""
     if action["outcome"] == "at-cap":
-        why = (
-            f"at the scaling cap ({before['desired_count']} of {action['cap']} tasks); no scale-out. "
-            "A bigger task definition (resource optimization) needs a person."
-        )
-        return Decision(
-            "escalated",
-            why,
-            "L2",
-            f"{prefix}: at scaling cap {action['cap']}, CPU still high",
-            [f"What happened: {service} is {why}", "", *lines],
-            before,
-            after,
-        )
+        return _at_cap(state, prefix, lines)
     if action["outcome"] == "dry-run":
         why = f"dry run: would call {action['call']['operation']} {action['call']['parameters']}"
         return Decision(
@@ -172,6 +160,69 @@ def high_cpu(state: dict, context: RunContext) -> Decision:
         [*details, "", *lines],
         before,
         after,
+    )
+
+
+def _at_cap(state: dict, prefix: str, lines: list[str]) -> Decision:
+    """At the scaling cap: either no bigger task size exists, or a person approved one (rejections and
+    approval timeouts arrive through the failure path, see `rejected_or_failed`)."""
+    request, action = state["request"], state["action"]
+    before = action["before"]
+    resize, resized = state.get("resize") or {}, state.get("resized")
+    at_cap = f"at the scaling cap ({before['desired_count']} of {action['cap']} tasks)"
+    if not resized:
+        why = f"{at_cap}; no scale-out. " + resize.get("why", "A bigger task size needs a person.")
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: at scaling cap {action['cap']}, CPU still high",
+            [f"What happened: {request['service_name']} is {why}", "", *lines],
+            before,
+            action["after"],
+        )
+    approval = state.get("approval") or {}
+    approved = f"approved by {approval.get('approver', 'unknown')} at {approval.get('decidedAt', '?')}"
+    if resized["outcome"] != "resized":
+        refusal = resized["authorization"]
+        why = f"{at_cap}; resize {approved} but refused at the last check: {refusal['reason']}: {refusal['detail']}"
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: approved resize refused ({refusal['reason']})",
+            [why, "", *lines],
+            resize.get("from"),
+            None,
+        )
+    verification = state.get("verification", {})
+    change = (
+        f"{resized['before']['taskDefinition']} ({resized['before']['cpu']}/{resized['before']['memory']}) -> "
+        f"{resized['after']['taskDefinition']} ({resized['after']['cpu']}/{resized['after']['memory']})"
+    )
+    summary = f"{at_cap}; resized {change}, {approved}; CPU now {_percent(verification.get('cpuLatestPercent'))}"
+    if verification.get("verified"):
+        return Decision(
+            "acted",
+            summary,
+            "L1",
+            f"{prefix}: bigger task deployed, CPU back under threshold",
+            [f"What happened: {summary}", "", *lines],
+            resized["before"],
+            resized["after"],
+        )
+    rollback = (
+        f"Roll back with: aws ecs update-service --cluster {request['cluster_name']} --service "
+        f"{request['service_name']} --task-definition {resized['before']['taskDefinition']}"
+    )
+    return Decision(
+        "escalated",
+        f"{summary}; not verified",
+        "L2",
+        f"{prefix}: bigger task deployed but not verified",
+        [f"What happened: {summary}. Verification failed.", rollback, "", *lines],
+        resized["before"],
+        resized["after"],
     )
 
 
@@ -276,6 +327,26 @@ def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decisi
     kind = error.get("Error", "Unknown")
     message = _error_message(error)
     lines = [f"Error: {kind}: {message}", "", f"Execution: {links.execution(context.region, context.execution_arn)}"]
+    if kind == "ApprovalRejected":
+        return Decision(
+            "declined",
+            f"{message}; no action taken",
+            None,
+            f"[ACSO {context.environment}] {runbook}: proposal declined",
+            lines,
+        )
+    if kind == "States.Timeout" and state.get("resize") and not state.get("approval"):
+        why = (
+            f"nobody approved the proposed {state['resize'].get('proposal', {}).get('action', 'action')} in time; "
+            "no action taken and the service is still at its cap with CPU high"
+        )
+        return Decision(
+            "escalated",
+            why,
+            "L3",
+            f"[ACSO {context.environment}] {runbook}: approval timed out, escalating",
+            [f"ESCALATED: {why}.", *lines],
+        )
     if kind in _REFUSED_ERRORS:
         decision = _REFUSED_ERRORS[kind]
         return Decision(decision, message, None, f"[ACSO {context.environment}] {runbook}: {decision}", lines)
@@ -285,7 +356,7 @@ def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decisi
 
 
 def _error_message(error: dict) -> str:
-    cause = error.get("Cause", "")
+    cause = error.get("Cause") or ""
     try:
         return json.loads(cause).get("errorMessage", cause)
     except (ValueError, AttributeError):

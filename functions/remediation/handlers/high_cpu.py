@@ -49,3 +49,21 @@ def restore_prior_count(event: dict, context: LambdaContext) -> dict:
     result = high_cpu.restore(request, event["priorDesiredCount"], load_settings())
     logger.info("Restored prior desired count", extra={"restore": result})
     return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def plan_resize(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = high_cpu.plan_resize(request, load_settings())
+    logger.info("Resize plan", extra={"plan": result})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def resize_task(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = high_cpu.resize(request, event["plan"], event["executionArn"], load_settings())
+    logger.info("Resize", extra={"outcome": result["outcome"]})
+    return result

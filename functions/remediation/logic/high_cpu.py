@@ -7,6 +7,7 @@ from datetime import timedelta
 from remediation.adapters import ecs, metrics, state_store
 from remediation.adapters.metrics import MetricQuery
 from remediation.clock import utc_now
+from remediation.domain.fargate import next_size
 from remediation.domain.requests import ServiceRequest
 from remediation.domain.scaling import plan_scale_out
 from remediation.logic.guard import authorize_write, lease_resource
@@ -108,3 +109,46 @@ def restore(request: ServiceRequest, prior_desired: int, settings: Settings) -> 
     target = max(prior_desired, settings.guard.min_desired_count)
     after = ecs.set_desired_count(request.cluster_name, request.service_name, target)
     return {"restoredTo": target, "after": after.to_dict()}
+
+
+def plan_resize(request: ServiceRequest, settings: Settings) -> dict:
+    """At the scaling cap: the next Fargate size for the service's task definition, for a person to approve."""
+    state = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
+    current = ecs.describe_task_definition(state.task_definition)
+    cpu, memory = int(current.get("cpu", 0) or 0), int(current.get("memory", 0) or 0)
+    bigger = next_size(cpu, memory) if cpu and memory else None
+    revision = f"{current['family']}:{current['revision']}"
+    plan = {"possible": bigger is not None, "from": {"taskDefinition": revision, "cpu": cpu, "memory": memory}}
+    if bigger is None:
+        return plan | {"why": f"{revision} ({cpu} CPU / {memory} MiB) has no larger Fargate size"}
+    plan["to"] = {"cpu": bigger[0], "memory": bigger[1]}
+    plan["proposal"] = {
+        "action": "resize-task",
+        "service": request.service_name,
+        "from": f"{revision}: {cpu} CPU units / {memory} MiB",
+        "to": f"new revision of {current['family']}: {bigger[0]} CPU units / {bigger[1]} MiB",
+        "impact": f"rolling replacement of all {state.running_count} tasks",
+    }
+    plan["summary"] = (
+        f"{request.service_name} is at its scaling cap ({state.desired_count} of "
+        f"{settings.high_cpu.max_desired_count} tasks) and its CPU alarm {request.alarm_name or ''} is in ALARM.\n"
+        f"Proposed: give each task {bigger[0]} CPU units / {bigger[1]} MiB instead of {cpu} / {memory}."
+    )
+    return plan
+
+
+def resize(request: ServiceRequest, plan: dict, execution_arn: str, settings: Settings) -> dict:
+    """Approved by a person: register the bigger revision and deploy it (absolute `family:revision`)."""
+    state = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
+    authorization = authorize_write(request, state, state.desired_count, execution_arn, settings)
+    if not authorization.allowed:
+        return {"outcome": "refused", "authorization": authorization.to_dict(), "before": plan["from"]}
+    current = ecs.describe_task_definition(plan["from"]["taskDefinition"])
+    revision = ecs.register_resized_revision(current, plan["to"]["cpu"], plan["to"]["memory"])
+    after = ecs.deploy_task_definition(request.cluster_name, request.service_name, revision)
+    return {
+        "outcome": "resized",
+        "before": plan["from"],
+        "after": plan["to"] | {"taskDefinition": revision},
+        "service": after.to_dict(),
+    }

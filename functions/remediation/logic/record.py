@@ -50,6 +50,7 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
             "before": decision.before,
             "after": decision.after,
             "call": (state.get("action") or {}).get("call"),
+            "approval": state.get("approval"),
             "evidence": state.get("evidence"),
             "error": state.get("error"),
             "notifiedLevel": decision.level,
