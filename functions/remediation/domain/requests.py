@@ -32,6 +32,8 @@ class Request(BaseModel):
     alarm_name: str | None = None
     alarm_arn: str | None = None
     alarm_state_at: str | None = None
+    event_id: str | None = None
+    """EventBridge event id of the triggering event (audit)."""
 
 
 class ServiceRequest(Request):
@@ -146,6 +148,7 @@ def normalize_service_alarm(
             alarm_name=detail["alarmName"],
             alarm_arn=alarm_arn,
             alarm_state_at=state_at,
+            event_id=raw.get("id"),
             agent=agent,
             service_name=settings.services[agent],
             cluster_name=settings.cluster_name,

@@ -32,8 +32,9 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
     else:
         decision = _SUMMARIES[runbook](state, context)
     released = release(state.get("guard", {}).get("lease"), execution_arn, settings)
-    message_id = _notify_once(decision, runbook, execution_arn, settings) if decision.level else None
     request = state.get("request", {})
+    incident = (request.get("idempotency_key") or execution_arn).rsplit("#", 1)[0]
+    message_id = _notify_once(decision, runbook, incident, execution_arn, settings) if decision.level else None
     state_store.put_audit_record(
         settings.state_table,
         runbook,
@@ -45,6 +46,7 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
             "why": decision.why,
             "trigger": request.get("trigger"),
             "idempotencyKey": request.get("idempotency_key"),
+            "eventId": request.get("event_id"),
             "service": request.get("service_name"),
             "dryRun": request.get("dry_run"),
             "before": decision.before,
@@ -61,19 +63,19 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
     return {"decision": decision.decision, "why": decision.why, "notified": decision.level, "messageId": message_id}
 
 
-def _notify_once(decision: Decision, runbook: str, execution_arn: str, settings: Settings) -> str:
+def _notify_once(decision: Decision, runbook: str, incident: str, execution_arn: str, settings: Settings) -> str:
     """A retried record step (or the failure path after a failed record) does not page twice."""
     earlier = state_store.notified_message(settings.state_table, execution_arn, decision.decision)
     if earlier:
         return earlier
-    message_id = _publish(decision, runbook, settings)
+    message_id = _publish(decision, runbook, incident, settings)
     state_store.remember_notification(
         settings.state_table, execution_arn, decision.decision, message_id, utc_now(), _NOTIFIED_TTL_SECONDS
     )
     return message_id
 
 
-def _publish(decision: Decision, runbook: str, settings: Settings) -> str:
+def _publish(decision: Decision, runbook: str, incident: str, settings: Settings) -> str:
     level = settings.escalation[decision.level]
     respond = f"respond within {level.response_minutes} min" if level.response_minutes else "respond immediately"
     header = (
@@ -82,6 +84,7 @@ def _publish(decision: Decision, runbook: str, settings: Settings) -> str:
     return notifier.publish(
         level.topic_arn,
         decision.subject,
-        "\n".join([header, "", *decision.lines]),
-        {"runbook": runbook, "decision": decision.decision, "level": decision.level},
+        "\n".join([header, f"Incident: {incident}", "", *decision.lines]),
+        # Subscribers (chat, paging) group every message about one incident by this attribute.
+        {"runbook": runbook, "decision": decision.decision, "level": decision.level, "incident": incident},
     )
