@@ -139,6 +139,13 @@ def plan_resize(request: ServiceRequest, settings: Settings) -> dict:
 
 def resize(request: ServiceRequest, plan: dict, execution_arn: str, settings: Settings) -> dict:
     """Approved by a person: register the bigger revision and deploy it (absolute `family:revision`)."""
+    # The approval may have taken longer than the lease: take it again (ours, or expired) before acting.
+    holder = state_store.acquire_lease(
+        settings.state_table, lease_resource(request), execution_arn, utc_now(), settings.guard.lock_seconds
+    )
+    if holder is not None:
+        refusal = {"allowed": False, "reason": "locked", "detail": f"{lease_resource(request)} is held by {holder}"}
+        return {"outcome": "refused", "authorization": refusal, "before": plan["from"]}
     state = ecs.describe_services(request.cluster_name, [request.service_name])[request.service_name]
     authorization = authorize_write(request, state, state.desired_count, execution_arn, settings)
     if not authorization.allowed:
