@@ -663,7 +663,12 @@ class EmbeddedAws:
             )
             previous = backend.services.get(key)
             running_before = previous.running_count if previous else None
+            replacing = bool(
+                service_properties.get("force_new_deployment") or service_properties.get("task_definition")
+            )
             service = original_update_service(backend, service_properties)
+            if replacing and service.deployments:  # new tasks start over minutes, like any rollout
+                service.deployments[0].update(rolloutState="IN_PROGRESS")
             if running_before is not None and service.running_count != running_before:
                 service.running_count = running_before
                 service.pending_count = max(service.desired_count - running_before, 0)

@@ -107,7 +107,7 @@ class SimulatedProduction:
         desired, running = self.desired_counts(), self.running_counts()
         for agent, service_name in self.services.items():
             starts = self.profiles[agent].new_tasks_start or desired[agent] < running[agent]  # stopping always works
-            if starts and running[agent] != desired[agent]:
+            if starts:  # the rollout (a new count, a restart, a new revision) completes
                 self.aws.set_running_count(self.cluster, service_name, desired[agent])
         self._sample(self._last_minute())
 

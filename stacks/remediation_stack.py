@@ -140,6 +140,20 @@ class RemediationStack(Stack):
             },
         )
         self.dead_letters = self._triggers()
+        self.restart_agent = RunbookStateMachine(
+            self,
+            "RestartAgent",
+            name=f"{prefix}-restart-agent",
+            asl_file="restart_agent.asl.json",
+            steps={
+                "NormalizeFunctionArn": steps["NormalizeRestart"],
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "ForceDeploymentFunctionArn": steps["ForceNewDeployment"],
+                "CheckRolloutFunctionArn": steps["CheckRollout"],
+                "SearchLogsFunctionArn": steps["SearchLogs"],
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
         self.approval.allow_decisions_for(
             self.format_arn(
                 service="states",
@@ -277,6 +291,13 @@ class RemediationStack(Stack):
             ),
             "PlanResize": step("PlanResize", "high_cpu.plan_resize", "high-cpu: next task size at the cap"),
             "ResizeTask": step("ResizeTask", "high_cpu.resize_task", "high-cpu: deploy the approved bigger task"),
+            "NormalizeRestart": step(
+                "NormalizeRestart", "restart_agent.normalize", "restart-agent: validate the input"
+            ),
+            "ForceNewDeployment": step(
+                "ForceNewDeployment", "restart_agent.force_new_deployment", "restart-agent: force a new deployment"
+            ),
+            "CheckRollout": step("CheckRollout", "restart_agent.check_rollout", "restart-agent: is it stable again"),
             "NormalizeScale": step("NormalizeScale", "scale_agent.normalize", "scale-agent: validate the input"),
             "SetDesiredCount": step(
                 "SetDesiredCount", "scale_agent.set_desired_count", "scale-agent: set the desired count (guarded)"
@@ -332,6 +353,8 @@ class RemediationStack(Stack):
             "RestorePriorCount",
             "SetDesiredCount",
             "VerifyStable",
+            "ForceNewDeployment",
+            "CheckRollout",
         ):
             steps[name].grant(["ecs:DescribeServices"], service_arns)
         for name in ("PlanResize", "ResizeTask"):
@@ -356,7 +379,7 @@ class RemediationStack(Stack):
                 "iam:PassRole is limited to the agents' acso-<env>-* task roles passed to ECS tasks.",
                 ["Resource::*", RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:iam::.*:role\/acso-.*-\*$/g")],
             )
-        for name in ("ScaleOut", "RestorePriorCount", "SetDesiredCount", "ResizeTask"):
+        for name in ("ScaleOut", "RestorePriorCount", "SetDesiredCount", "ResizeTask", "ForceNewDeployment"):
             steps[name].grant(["ecs:UpdateService"], service_arns)
         alarm_arns = [
             self.format_arn(
@@ -367,7 +390,7 @@ class RemediationStack(Stack):
             )
             for agent in config.agents
         ]
-        for name in ("AcquireGuard", "ScaleOut", "ResizeTask", "SetDesiredCount"):  # blast radius; alarm re-check
+        for name in ("AcquireGuard", "ScaleOut", "ResizeTask", "SetDesiredCount", "ForceNewDeployment"):
             steps[name].grant(["cloudwatch:DescribeAlarms"], alarm_arns)
         self.flags.grant_read(steps["AcquireGuard"].role)
         for name in ("CollectUtilization", "VerifyScaling"):
@@ -383,7 +406,15 @@ class RemediationStack(Stack):
             "logs:FilterLogEvents is granted on the agents' log group ARN, which IAM spells with a ':*' suffix.",
             [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
         )
-        for name in ("AcquireGuard", "ScaleOut", "SetDesiredCount", "ResizeTask", "VerifyScaling", "RecordDecision"):
+        for name in (
+            "AcquireGuard",
+            "ScaleOut",
+            "SetDesiredCount",
+            "ResizeTask",
+            "ForceNewDeployment",
+            "VerifyScaling",
+            "RecordDecision",
+        ):
             self.state_table.grant_read_write_data(steps[name].role)
         for topic in self.topics.values():
             topic.grant_publish(steps["RecordDecision"].role)
@@ -410,6 +441,7 @@ class RemediationStack(Stack):
             ("DailyHealthCheck", self.daily_health_check),
             ("HighCpu", self.high_cpu),
             ("ScaleAgent", self.scale_agent),
+            ("RestartAgent", self.restart_agent),
         )
         for name, runbook in runbooks:
             machine = runbook.state_machine

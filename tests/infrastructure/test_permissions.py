@@ -23,6 +23,7 @@ WRITING_HANDLERS = {
     "remediation.handlers.high_cpu.restore_prior_count",
     "remediation.handlers.scale_agent.set_desired_count",
     "remediation.handlers.high_cpu.resize_task",  # deploys an approved bigger task definition
+    "remediation.handlers.restart_agent.force_new_deployment",
 }
 SEARCH_LOGS_HANDLER = "remediation.handlers.investigate.search_logs"
 

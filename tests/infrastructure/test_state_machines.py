@@ -45,6 +45,15 @@ TASK_HANDLERS = {
         "RecordDecision": "remediation.handlers.record.record_decision",
         "RecordFailure": "remediation.handlers.record.record_decision",
     },
+    "restart-agent": {
+        "NormalizeRequest": "remediation.handlers.restart_agent.normalize",
+        "AcquireGuard": "remediation.handlers.guard.acquire",
+        "ForceNewDeployment": "remediation.handlers.restart_agent.force_new_deployment",
+        "CheckRollout": "remediation.handlers.restart_agent.check_rollout",
+        "CheckAgentLogs": "remediation.handlers.investigate.search_logs",
+        "RecordDecision": "remediation.handlers.record.record_decision",
+        "RecordFailure": "remediation.handlers.record.record_decision",
+    },
     "scale-agent": {
         "NormalizeRequest": "remediation.handlers.scale_agent.normalize",
         "AcquireGuard": "remediation.handlers.guard.acquire",

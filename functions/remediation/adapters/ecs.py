@@ -104,3 +104,10 @@ def deploy_task_definition(cluster: str, service_name: str, task_definition: str
     with aws_errors("ecs.UpdateService"):
         client("ecs").update_service(cluster=cluster, service=service_name, taskDefinition=task_definition)
     return describe_services(cluster, [service_name])[service_name]
+
+
+def force_new_deployment(cluster: str, service_name: str) -> ServiceState:
+    """Replace every task with a fresh one of the same task definition (the runbook's graceful restart)."""
+    with aws_errors("ecs.UpdateService"):
+        client("ecs").update_service(cluster=cluster, service=service_name, forceNewDeployment=True)
+    return describe_services(cluster, [service_name])[service_name]

@@ -67,6 +67,14 @@ class _ConsoleScale(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
+class _ConsoleRestart(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    service: str = Field(min_length=1)
+    dryRun: bool = False  # noqa: N815 - the documented console key
+    reason: str = Field(min_length=3, max_length=500)
+
+
 class _ConsoleHealthCheck(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -217,4 +225,25 @@ def normalize_scale(raw: Any, settings: Settings, execution_name: str) -> ScaleR
         service_name=settings.services[agent],
         cluster_name=settings.cluster_name,
         desired_count=console.desiredCount,
+    )
+
+
+def normalize_restart(raw: Any, settings: Settings, execution_name: str) -> ServiceRequest:
+    """Console input of restart-agent: one service and why."""
+    example = '{"service": "supervisor", "reason": "agent unresponsive"}'
+    raw = _require_object(raw, example)
+    try:
+        console = _ConsoleRestart.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput(_validation_message(error, example)) from None
+    agent = resolve_agent(console.service, settings)
+    return ServiceRequest(
+        runbook="restart-agent",
+        trigger="console",
+        dry_run=console.dryRun or settings.guard.dry_run,
+        idempotency_key=f"console:{execution_name}#restart",
+        reason=console.reason,
+        agent=agent,
+        service_name=settings.services[agent],
+        cluster_name=settings.cluster_name,
     )

@@ -318,6 +318,55 @@ def scale_agent(state: dict, context: RunContext) -> Decision:
     )
 
 
+def restart_agent(state: dict, context: RunContext) -> Decision:
+    request, guard, action = state["request"], state.get("guard", {}), state.get("action")
+    agent, service = request["agent"], request["service_name"]
+    prefix = f"[ACSO {context.environment}] restart-agent {agent}"
+    lines = [
+        f"Asked by hand: restart ({request['reason']})",
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}",
+        f"Agents' logs: {links.log_group(context.region, context.log_group)}",
+    ]
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    before = action["before"]
+    if action["outcome"] == "dry-run":
+        why = f"dry run: would call {action['call']['operation']} {action['call']['parameters']}"
+        return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would restart", [why, "", *lines], before)
+    if action["outcome"] == "refused":
+        refusal = action["authorization"]
+        why = f"{refusal['reason']}: {refusal['detail']}; no change made"
+        return Decision(
+            "escalated", why, "L2", f"{prefix}: restart refused ({refusal['reason']})", [why, "", *lines], before
+        )
+    rollout, found = state.get("rollout", {}), state.get("logs")
+    observed = rollout.get("service", action["after"])
+    if not rollout.get("stable"):
+        why = (
+            f"restarted {service} but it did not stabilise: {observed['running_count']} running / "
+            f"{observed['desired_count']} desired, rollout {observed['rollout_state']}"
+        )
+        return Decision(
+            "escalated", why, "L2", f"{prefix}: restarted but not stable", [why, "", *lines], before, observed
+        )
+    if found and found["matches"]:
+        why = f"restarted {service}, stable, but {found['matches']} FATAL/CRITICAL log lines since"
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: restarted, errors in the logs",
+            [why, "", *_log_lines(found), "", *lines],
+            before,
+            observed,
+        )
+    why = f"restarted {service}: stable, {observed['running_count']} running, no FATAL/CRITICAL log lines"
+    return Decision("acted", why, "L1", f"{prefix}: restarted, stable", [why, "", *lines], before, observed)
+
+
 # Errors that mean "the request was refused before any change": audited, shown in the console, nobody paged.
 _REFUSED_ERRORS = {"InvalidInput": "rejected", "WriteRefused": "refused"}
 

@@ -16,6 +16,7 @@ _SUMMARIES = {
     "high-cpu": summaries.high_cpu,
     "daily-health-check": summaries.health_check,
     "scale-agent": summaries.scale_agent,
+    "restart-agent": summaries.restart_agent,
 }
 
 
