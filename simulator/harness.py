@@ -145,10 +145,34 @@ class Harness:
         """EventBridge: every synthesized rule whose pattern matches starts its target with the event."""
         started = []
         for rule in self.stack.rules:
-            if "pattern" in rule and event_pattern_matches(rule["pattern"], event):
+            if "pattern" not in rule or not event_pattern_matches(rule["pattern"], event):
+                continue
+            if ":lambda:" in rule["target"]:  # a Lambda target: EventBridge invokes it asynchronously
+                self.aws.client("lambda").invoke(FunctionName=rule["target"], Payload=json.dumps(event))
+            else:
                 started.append(self.aws.start_execution(rule["target"], event))
         self._executions += started
         return started
+
+    def status_change_event(self, execution_arn: str) -> dict:
+        """The "Step Functions Execution Status Change" event EventBridge emits when an execution ends."""
+        description = self.aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        return {
+            "version": "0",
+            "id": f"status-{execution_arn.rsplit(':', 1)[-1]}",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT_ID,
+            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [execution_arn],
+            "detail": {
+                "executionArn": execution_arn,
+                "stateMachineArn": description["stateMachineArn"],
+                "name": description["name"],
+                "status": description["status"],
+            },
+        }
 
     def fire_schedule(self, runbook: str) -> str:
         """EventBridge's Scheduled Event for the rule that targets this runbook's state machine."""

@@ -175,6 +175,7 @@ class RemediationStack(Stack):
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
+        self._release_abandoned_leases(steps["ReleaseAbandoned"])
         self._watch_itself()
 
     # -- Evidence the runbooks read ------------------------------------------------------------------
@@ -291,6 +292,9 @@ class RemediationStack(Stack):
             ),
             "PlanResize": step("PlanResize", "high_cpu.plan_resize", "high-cpu: next task size at the cap"),
             "ResizeTask": step("ResizeTask", "high_cpu.resize_task", "high-cpu: deploy the approved bigger task"),
+            "ReleaseAbandoned": step(
+                "ReleaseAbandoned", "abandoned.release_leases", "release leases of timed-out or aborted executions"
+            ),
             "NormalizeRestart": step(
                 "NormalizeRestart", "restart_agent.normalize", "restart-agent: validate the input"
             ),
@@ -431,6 +435,32 @@ class RemediationStack(Stack):
         )
 
     # -- Triggers ------------------------------------------------------------------------------------
+    def _release_abandoned_leases(self, step: StepFunction) -> None:
+        """A run that times out or is stopped skips its record step: free its lease and audit it anyway."""
+        self.state_table.grant_read_write_data(step.role)
+        machines = [self.daily_health_check, self.high_cpu, self.scale_agent, self.restart_agent]
+        events.Rule(
+            self,
+            "AbandonedExecutionsRule",
+            description="Release the leases of runbook executions that timed out, were aborted or failed unrecorded.",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["TIMED_OUT", "ABORTED", "FAILED"],
+                    "stateMachineArn": [machine.arn for machine in machines],
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    step.function,
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+
     def _watch_itself(self) -> None:
         """Nothing fails silently: failed or timed-out runbooks and undeliverable trigger events page L2."""
         # CloudWatch publishes alarm actions to the encrypted topic with the topic's key.

@@ -502,3 +502,41 @@ SCENARIOS += [
         _expect_timeout,
     ),
 ]
+
+
+def _aborted(h: Harness) -> None:
+    """An operator stops a run that holds supervisor's lease (waiting for an approval)."""
+    [arn] = h.deliver(h.alarm_event("supervisor"))
+    h.wait_for_notification("L2", "APPROVAL NEEDED")
+    # moto ends a stopped callback wait as FAILED (States.Runtime) rather than ABORTED, and a stop without an
+    # error never ends it; the status-change rule covers both statuses.
+    h.aws.client("stepfunctions").stop_execution(executionArn=arn, error="Operator.Stopped", cause="wrong alarm")
+    h.later(1801)  # moto's stopped callback wait only unwinds at its timeout
+    h.settle()
+    h.deliver(h.status_change_event(arn))
+
+
+def _expect_aborted(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        (
+            "the run ended without reaching its record step",
+            o.statuses in (["ABORTED"], ["FAILED"])
+            and "RecordDecision" not in o.executions[0].state_transitions
+            and "RecordFailure" not in o.executions[0].state_transitions,
+        ),
+        ("its lease was released by the status-change rule", o.leases == []),
+        ("it still left its one audit record", decisions(o) == ["abandoned"]),
+        every_execution_audited(o),
+        ("no write", o.write_calls == 0 and not o.actions),
+    ]
+
+
+SCENARIOS += [
+    Scenario(
+        "execution-aborted-releases-lease",
+        "A run holding supervisor's lease is stopped: the lease is freed.",
+        AT_CAP,
+        _aborted,
+        _expect_aborted,
+    ),
+]

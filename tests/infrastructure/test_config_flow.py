@@ -52,7 +52,11 @@ def test_given_two_agents_on_another_cluster_then_each_gets_a_cpu_alarm_on_that_
 
 def test_given_two_agents_then_the_high_cpu_rule_listens_to_exactly_their_alarms(two_agent_production):
     synthesized = two_agent_production["production"]
-    (rule,) = [rule for rule in synthesized.of_type("AWS::Events::Rule").values() if "EventPattern" in rule]
+    (rule,) = [
+        rule
+        for rule in synthesized.of_type("AWS::Events::Rule").values()
+        if rule.get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
+    ]
 
     assert sorted(synthesized.resolver().resolve(rule["EventPattern"]["resources"])) == sorted(
         alarm_arn(f"acso-production-{agent}-high-cpu") for agent in AGENTS

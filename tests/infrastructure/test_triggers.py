@@ -187,6 +187,8 @@ def test_each_trigger_role_may_only_start_its_own_state_machine(synthesized):
     statements = list(policy_statements(synthesized))
     for logical_id, rule in synthesized.of_type("AWS::Events::Rule").items():
         for target in rule["Targets"]:
+            if "RoleArn" not in target:  # a Lambda target is allowed by the function's resource policy instead
+                continue
             role = target["RoleArn"]["Fn::GetAtt"][0]
             trust = [s for s in statements if s.kind == "trust" and s.source == role]
             allowed = [s for s in statements if s.kind == "identity" and role in s.roles and s.effect == "Allow"]
@@ -248,3 +250,25 @@ def test_failed_or_timed_out_runbooks_and_undelivered_trigger_events_page_l2(syn
         assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold"
     machines = {resolver.resolve(d["Value"]) for p in own for d in p["Dimensions"] if d["Name"] == "StateMachineArn"}
     assert len(machines) == len(synthesized.of_type("AWS::StepFunctions::StateMachine"))
+
+
+def test_executions_that_end_unrecorded_release_their_leases_through_a_status_change_rule(synthesized):
+    resolver = synthesized.resolver()
+    machines = sorted(
+        resolver.resolve({"Ref": logical_id}) for logical_id in synthesized.of_type("AWS::StepFunctions::StateMachine")
+    )
+    (rule,) = [
+        rule
+        for rule in synthesized.of_type("AWS::Events::Rule").values()
+        if rule.get("EventPattern", {}).get("source") == ["aws.states"]
+    ]
+    pattern = resolver.resolve(rule["EventPattern"])
+
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert sorted(pattern["detail"]["stateMachineArn"]) == machines
+    (target,) = rule["Targets"]
+    assert synthesized.of_type("AWS::Lambda::Function")[target["Arn"]["Fn::GetAtt"][0]]["Handler"] == (
+        "remediation.handlers.abandoned.release_leases"
+    )
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0

@@ -111,6 +111,14 @@ def acquire_lease(table: str, resource: str, owner: str, now: datetime, lease_se
     return _get(table, f"LEASE#{resource}", "LEASE").get("owner", {}).get("S", "unknown")
 
 
+def lease_owner(table: str, resource: str) -> str | None:
+    return _get(table, f"LEASE#{resource}", "LEASE").get("owner", {}).get("S")
+
+
+def has_audit_record(table: str, runbook: str, execution_arn: str) -> bool:
+    return bool(_get(table, f"AUDIT#{runbook}", execution_arn.rsplit(":", 1)[-1]))
+
+
 def release_lease(table: str, resource: str, owner: str) -> bool:
     """Release only our own lease; returns False when it had already expired and been taken."""
     return _conditional_write(
