@@ -206,44 +206,54 @@ def normalize_health_check(raw: Any, settings: Settings, execution_name: str) ->
     )
 
 
-def normalize_scale(raw: Any, settings: Settings, execution_name: str) -> ScaleRequest:
-    """Console input of scale-agent: one service, an absolute desired count, and why."""
-    example = '{"service": "supervisor", "desiredCount": 3, "reason": "expected load"}'
+def _console_service_request(
+    raw: Any,
+    model: type[BaseModel],
+    example: str,
+    runbook: str,
+    action: str,
+    settings: Settings,
+    execution_name: str,
+    request_type: type[ServiceRequest] = ServiceRequest,
+    **extra: Any,
+) -> ServiceRequest:
+    """The console inputs of the hand-started runbooks: validate, resolve the agent, one request."""
     raw = _require_object(raw, example)
     try:
-        console = _ConsoleScale.model_validate(raw)
+        console = model.model_validate(raw)
     except ValidationError as error:
         raise InvalidInput(_validation_message(error, example)) from None
     agent = resolve_agent(console.service, settings)
-    return ScaleRequest(
-        runbook="scale-agent",
+    return request_type(
+        runbook=runbook,
         trigger="console",
         dry_run=console.dryRun or settings.guard.dry_run,
-        idempotency_key=f"console:{execution_name}#scale",
+        idempotency_key=f"console:{execution_name}#{action}",
         reason=console.reason,
         agent=agent,
         service_name=settings.services[agent],
         cluster_name=settings.cluster_name,
-        desired_count=console.desiredCount,
+        **{name: getattr(console, field) for name, field in extra.items()},
+    )
+
+
+def normalize_scale(raw: Any, settings: Settings, execution_name: str) -> ScaleRequest:
+    """Console input of scale-agent: one service, an absolute desired count, and why."""
+    example = '{"service": "supervisor", "desiredCount": 3, "reason": "expected load"}'
+    return _console_service_request(
+        raw,
+        _ConsoleScale,
+        example,
+        "scale-agent",
+        "scale",
+        settings,
+        execution_name,
+        ScaleRequest,
+        desired_count="desiredCount",
     )
 
 
 def normalize_restart(raw: Any, settings: Settings, execution_name: str) -> ServiceRequest:
     """Console input of restart-agent: one service and why."""
     example = '{"service": "supervisor", "reason": "agent unresponsive"}'
-    raw = _require_object(raw, example)
-    try:
-        console = _ConsoleRestart.model_validate(raw)
-    except ValidationError as error:
-        raise InvalidInput(_validation_message(error, example)) from None
-    agent = resolve_agent(console.service, settings)
-    return ServiceRequest(
-        runbook="restart-agent",
-        trigger="console",
-        dry_run=console.dryRun or settings.guard.dry_run,
-        idempotency_key=f"console:{execution_name}#restart",
-        reason=console.reason,
-        agent=agent,
-        service_name=settings.services[agent],
-        cluster_name=settings.cluster_name,
-    )
+    return _console_service_request(raw, _ConsoleRestart, example, "restart-agent", "restart", settings, execution_name)
