@@ -161,21 +161,7 @@ def normalize_service_alarm(
             service_name=settings.services[agent],
             cluster_name=settings.cluster_name,
         )
-    try:
-        console = _ConsoleScaleOut.model_validate(raw)
-    except ValidationError as error:
-        raise InvalidInput(_validation_message(error, example)) from None
-    agent = resolve_agent(console.service, settings)
-    return ServiceRequest(
-        runbook=runbook,
-        trigger="console",
-        dry_run=console.dryRun or settings.guard.dry_run,
-        idempotency_key=f"console:{execution_name}#{action}",
-        reason=console.reason,
-        agent=agent,
-        service_name=settings.services[agent],
-        cluster_name=settings.cluster_name,
-    )
+    return _console_service_request(raw, _ConsoleScaleOut, example, runbook, action, settings, execution_name)
 
 
 def normalize_health_check(raw: Any, settings: Settings, execution_name: str) -> HealthCheckRequest:
