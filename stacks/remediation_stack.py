@@ -106,12 +106,11 @@ class RemediationStack(Stack):
             self, "ApprovalSigningKey", description=f"HMAC key of the {prefix} approval links"
         )
         steps = self._steps(powertools_version)
-        self.daily_health_check = RunbookStateMachine(
-            self,
-            "DailyHealthCheck",
-            name=f"{prefix}-daily-health-check",
-            asl_file="daily_health_check.asl.json",
-            steps={
+        # Every runbook by its name; the abandoned-lease rule and the self-watching alarms cover all of them.
+        self.runbooks: dict[str, RunbookStateMachine] = {}
+        self.daily_health_check = self._runbook(
+            "daily-health-check",
+            {
                 "NormalizeFunctionArn": steps["NormalizeHealthCheck"],
                 "DescribeServicesFunctionArn": steps["DescribeServices"],
                 "CollectUtilizationFunctionArn": steps["CollectUtilization"],
@@ -119,12 +118,9 @@ class RemediationStack(Stack):
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
-        self.high_cpu = RunbookStateMachine(
-            self,
-            "HighCpu",
-            name=f"{prefix}-high-cpu",
-            asl_file="high_cpu.asl.json",
-            steps={
+        self.high_cpu = self._runbook(
+            "high-cpu",
+            {
                 "NormalizeFunctionArn": steps["NormalizeHighCpu"],
                 "GuardFunctionArn": steps["AcquireGuard"],
                 "CollectUtilizationFunctionArn": steps["CollectUtilization"],
@@ -140,12 +136,9 @@ class RemediationStack(Stack):
             },
         )
         self.dead_letters = self._triggers()
-        self.restart_agent = RunbookStateMachine(
-            self,
-            "RestartAgent",
-            name=f"{prefix}-restart-agent",
-            asl_file="restart_agent.asl.json",
-            steps={
+        self.restart_agent = self._runbook(
+            "restart-agent",
+            {
                 "NormalizeFunctionArn": steps["NormalizeRestart"],
                 "GuardFunctionArn": steps["AcquireGuard"],
                 "ForceDeploymentFunctionArn": steps["ForceNewDeployment"],
@@ -162,12 +155,9 @@ class RemediationStack(Stack):
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
         )
-        self.scale_agent = RunbookStateMachine(
-            self,
-            "ScaleAgent",
-            name=f"{prefix}-scale-agent",
-            asl_file="scale_agent.asl.json",
-            steps={
+        self.scale_agent = self._runbook(
+            "scale-agent",
+            {
                 "NormalizeFunctionArn": steps["NormalizeScale"],
                 "GuardFunctionArn": steps["AcquireGuard"],
                 "SetDesiredCountFunctionArn": steps["SetDesiredCount"],
@@ -177,6 +167,18 @@ class RemediationStack(Stack):
         )
         self._release_abandoned_leases(steps["ReleaseAbandoned"])
         self._watch_itself()
+
+    def _runbook(self, name: str, steps: dict[str, StepFunction]) -> RunbookStateMachine:
+        """Runbook `name`: state_machines/<name with underscores>.asl.json, state machine acso-<env>-<name>."""
+        construct_id = "".join(part.title() for part in name.split("-"))
+        self.runbooks[name] = RunbookStateMachine(
+            self,
+            construct_id,
+            name=f"acso-{self.config.name}-{name}",
+            asl_file=f"{name.replace('-', '_')}.asl.json",
+            steps=steps,
+        )
+        return self.runbooks[name]
 
     # -- Evidence the runbooks read ------------------------------------------------------------------
     def _agent_log_metrics(self) -> None:
@@ -438,7 +440,7 @@ class RemediationStack(Stack):
     def _release_abandoned_leases(self, step: StepFunction) -> None:
         """A run that times out or is stopped skips its record step: free its lease and audit it anyway."""
         self.state_table.grant_read_write_data(step.role)
-        machines = [self.daily_health_check, self.high_cpu, self.scale_agent, self.restart_agent]
+        machines = list(self.runbooks.values())
         events.Rule(
             self,
             "AbandonedExecutionsRule",
@@ -467,14 +469,8 @@ class RemediationStack(Stack):
         self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         page_l2 = cw_actions.SnsAction(self.topics["L2"])
         machine_name_prefix = f"acso-{self.config.name}-runbooks"
-        runbooks = (
-            ("DailyHealthCheck", self.daily_health_check),
-            ("HighCpu", self.high_cpu),
-            ("ScaleAgent", self.scale_agent),
-            ("RestartAgent", self.restart_agent),
-        )
-        for name, runbook in runbooks:
-            machine = runbook.state_machine
+        for runbook in self.runbooks.values():
+            machine, name = runbook.state_machine, runbook.node.id
             for kind, metric in (("Failed", machine.metric_failed()), ("TimedOut", machine.metric_timed_out())):
                 alarm = cloudwatch.Alarm(
                     self,
