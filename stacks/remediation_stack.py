@@ -105,6 +105,7 @@ class RemediationStack(Stack):
         self.approval_key = signing_secret(
             self, "ApprovalSigningKey", description=f"HMAC key of the {prefix} approval links"
         )
+        self.dead_letters = self._trigger_dead_letters()
         steps = self._steps(powertools_version)
         # Every runbook by its name; the abandoned-lease rule and the self-watching alarms cover all of them.
         self.runbooks: dict[str, RunbookStateMachine] = {}
@@ -135,7 +136,7 @@ class RemediationStack(Stack):
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
-        self.dead_letters = self._triggers()
+        self._triggers()
         self.restart_agent = self._runbook(
             "restart-agent",
             {
@@ -147,14 +148,7 @@ class RemediationStack(Stack):
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
-        self.approval.allow_decisions_for(
-            self.format_arn(
-                service="states",
-                resource="stateMachine",
-                resource_name=f"{prefix}-high-cpu",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-        )
+        self.approval.allow_decisions_for(self.state_machine_arn("high-cpu"))
         self.scale_agent = self._runbook(
             "scale-agent",
             {
@@ -273,16 +267,8 @@ class RemediationStack(Stack):
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
 
-        def step(construct_id: str, handler: str, description: str) -> StepFunction:
-            return StepFunction(
-                self,
-                construct_id,
-                handler=f"remediation.handlers.{handler}",
-                description=description,
-                code=code,
-                layers=[layer],
-                environment=environment,
-            )
+        self._code, self._layer, self._environment = code, layer, environment
+        step = self.step
 
         steps = {
             "NormalizeHighCpu": step("NormalizeHighCpu", "high_cpu.normalize", "high-cpu: validate the input"),
@@ -338,14 +324,45 @@ class RemediationStack(Stack):
         )
         return steps
 
-    def _grant(self, steps: dict[str, StepFunction]) -> None:
+    def step(self, construct_id: str, handler: str, description: str) -> StepFunction:
+        """One Lambda step: handler `remediation.handlers.<handler>`, the shared code, layer and settings."""
+        return StepFunction(
+            self,
+            construct_id,
+            handler=f"remediation.handlers.{handler}",
+            description=description,
+            code=self._code,
+            layers=[self._layer],
+            environment=self._environment,
+        )
+
+    @property
+    def service_arns(self) -> list[str]:
+        """The agents' ECS services: the only services any step may write to."""
         config = self.config
-        service_arns = [
+        return [
             self.format_arn(
                 service="ecs", resource="service", resource_name=f"{config.cluster_name}/{config.service_name(agent)}"
             )
             for agent in config.agents
         ]
+
+    def state_machine_arn(self, runbook: str) -> str:
+        """Built from the name, so a step may refer to a state machine that is defined after it (no cycle)."""
+        return self.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=f"acso-{self.config.name}-{runbook}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    @property
+    def trigger_delivery(self) -> dict:
+        """How every EventBridge target delivers: retried for a day, then the dead-letter queue (paged)."""
+        return {"dead_letter_queue": self.dead_letters, "retry_attempts": 185, "max_event_age": Duration.hours(24)}
+
+    def _grant(self, steps: dict[str, StepFunction]) -> None:
+        config, service_arns = self.config, self.service_arns
         agents_log_group_arn = self.format_arn(
             service="logs",
             resource="log-group",
@@ -453,14 +470,7 @@ class RemediationStack(Stack):
                     "stateMachineArn": [machine.arn for machine in machines],
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    step.function,
-                    dead_letter_queue=self.dead_letters,
-                    retry_attempts=185,
-                    max_event_age=Duration.hours(24),
-                )
-            ],
+            targets=[targets.LambdaFunction(step.function, **self.trigger_delivery)],
         )
 
     def _watch_itself(self) -> None:
@@ -498,8 +508,7 @@ class RemediationStack(Stack):
         )
         undelivered.add_alarm_action(page_l2)
 
-    def _triggers(self) -> sqs.Queue:
-        config = self.config
+    def _trigger_dead_letters(self) -> sqs.Queue:
         dead_letters = sqs.Queue(
             self,
             "TriggerDeadLetters",
@@ -513,7 +522,10 @@ class RemediationStack(Stack):
         )
         # EventBridge must be able to use the queue's key, or undeliverable events are lost (aws-cdk#33169).
         self.key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey")
-        delivery = {"dead_letter_queue": dead_letters, "retry_attempts": 185, "max_event_age": Duration.hours(24)}
+        return dead_letters
+
+    def _triggers(self) -> None:
+        config, delivery = self.config, self.trigger_delivery
 
         alarms = []
         for agent in config.agents:
@@ -558,4 +570,3 @@ class RemediationStack(Stack):
             schedule=events.Schedule.expression(config.schedules.daily_health_check),
             targets=[targets.SfnStateMachine(self.daily_health_check.state_machine, **delivery)],
         )
-        return dead_letters
