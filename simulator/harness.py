@@ -94,9 +94,17 @@ class Harness:
     def state_machine(self, runbook: str) -> str:
         return self.stack.state_machines[f"acso-{self.settings['environment']}-{runbook}"]
 
-    def alarm_event(self, agent: str, state: str = "ALARM", previous: str = "OK", account: str = ACCOUNT_ID) -> dict:
-        """The 'CloudWatch Alarm State Change' event EventBridge delivers, built from the synthesized alarm."""
-        name = next(name for name in self.stack.alarms if name.endswith(f"-{agent}-high-cpu"))
+    def alarm_event(
+        self,
+        agent: str,
+        state: str = "ALARM",
+        previous: str = "OK",
+        account: str = ACCOUNT_ID,
+        kind: str = "high-cpu",
+    ) -> dict:
+        """The 'CloudWatch Alarm State Change' event EventBridge delivers, built from the synthesized alarm
+        named `acso-<env>-<agent>-<kind>` (a single-metric or a metric-math alarm)."""
+        name = next(name for name in self.stack.alarms if name.endswith(f"-{agent}-{kind}"))
         alarm = self.stack.alarms[name]
         now = self.clock.now()
         stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
@@ -120,24 +128,7 @@ class Harness:
                 "alarmName": name,
                 "state": {"value": state, "reason": reason, "timestamp": stamp},
                 "previousState": {"value": previous, "reason": "", "timestamp": stamp},
-                "configuration": {
-                    "description": alarm.get("AlarmDescription", ""),
-                    "metrics": [
-                        {
-                            "id": "m1",
-                            "metricStat": {
-                                "metric": {
-                                    "namespace": alarm["Namespace"],
-                                    "name": alarm["MetricName"],
-                                    "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
-                                },
-                                "period": alarm["Period"],
-                                "stat": alarm["Statistic"],
-                            },
-                            "returnData": True,
-                        }
-                    ],
-                },
+                "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": _event_metrics(alarm)},
             },
         }
 
@@ -336,6 +327,43 @@ class Harness:
             if item["pk"]["S"].startswith("AUDIT#"):
                 records.append({key: next(iter(value.values())) for key, value in item.items()})
         return records
+
+
+def _event_metrics(alarm: dict) -> list[dict]:
+    """`detail.configuration.metrics` as CloudWatch writes it into the alarm state-change event."""
+    if "Metrics" not in alarm:
+        alarm = alarm | {
+            "Metrics": [
+                {
+                    "Id": "m1",
+                    "MetricStat": {
+                        "Metric": {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions")},
+                        "Period": alarm["Period"],
+                        "Stat": alarm["Statistic"],
+                    },
+                    "ReturnData": True,
+                }
+            ]
+        }
+    metrics = []
+    for query in alarm["Metrics"]:
+        entry: dict = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
+        if "Expression" in query:
+            entry["expression"] = query["Expression"]
+            entry["label"] = query.get("Label", query["Id"])
+        else:
+            stat, metric = query["MetricStat"], query["MetricStat"]["Metric"]
+            entry["metricStat"] = {
+                "metric": {
+                    "namespace": metric["Namespace"],
+                    "name": metric["MetricName"],
+                    "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+                },
+                "period": stat["Period"],
+                "stat": stat["Stat"],
+            }
+        metrics.append(entry)
+    return metrics
 
 
 def minutes(count: int) -> timedelta:
