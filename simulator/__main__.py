@@ -1,12 +1,15 @@
-"""`python -m simulator run [SCENARIO...]`: every scenario (or the named ones) in the embedded emulator."""
+"""`python -m simulator run [SCENARIO...]`: every scenario (or the named ones) in the embedded emulator;
+`python -m simulator serve [--port N]`: the emulated AWS on a loopback port, for the AWS CLI."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from simulator import serve
 from simulator.runner import run
-from simulator.scenarios import SCENARIOS
+from simulator.scenarios import SCENARIOS, SCENARIOS_BY_NAME
+from simulator.world import ServiceProfile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,12 +20,24 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios", nargs="*", metavar="SCENARIO", help=f"default: all ({', '.join(s.name for s in SCENARIOS)})"
     )
     commands.add_parser("list", help="list the scenarios")
+    serve_parser = commands.add_parser(
+        "serve", help="serve the emulated AWS (stack deployed, production seeded) to the AWS CLI until Ctrl-C"
+    )
+    serve.add_arguments(serve_parser, _scenario_profiles)
     args = parser.parse_args(argv)
     if args.command == "list":
         for scenario in SCENARIOS:
             print(f"{scenario.name:32} {scenario.summary}")
         return 0
+    if args.command == "serve":
+        return serve.serve(args.port, args.start, args.world, args.verbose)
     return run(args.scenarios)
+
+
+def _scenario_profiles(name: str) -> dict[str, ServiceProfile]:
+    if name not in SCENARIOS_BY_NAME:
+        raise argparse.ArgumentTypeError(f"unknown scenario {name!r} (see `python -m simulator list`)")
+    return SCENARIOS_BY_NAME[name].profiles
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ that moves the hooked code fails loudly instead of silently sleeping or miscount
 
 from __future__ import annotations
 
+import ast
 import decimal
 import functools
 import io
@@ -25,10 +26,11 @@ import re
 import threading
 import time
 import traceback
+import urllib.parse
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,16 +41,22 @@ from unittest import mock
 import boto3
 import botocore.client
 import botocore.session
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.backup import urls as backup_urls
+from moto.cloudwatch.models import Statistics, cloudwatch_backends
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.models import patch_client
-from moto.core.responses import EmptyResult
+from moto.core.models import botocore_stubber, patch_client
+from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import ecs_backends
 from moto.events.models import EventPattern
 from moto.logs.utils import EventMessageFilter
+from moto.s3.models import s3_backends
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
@@ -57,7 +65,12 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from simulator.widget_image import WidgetLine, render_png
 
 __all__ = [
     "ACCOUNT_ID",
@@ -321,6 +334,52 @@ def _header(headers: Any, name: str, default: str) -> str:
     return default
 
 
+# SigV4 credential scope, in the Authorization header or a presigned URL: <key>/<date>/<region>/<service>/aws4_request
+_CREDENTIAL_SCOPE = re.compile(r"/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+
+
+def _http_gateway(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """WSGI app: an AWS API request from another process (the AWS CLI with --endpoint-url) is handled by moto's
+    in-process dispatch, the very path a handler's boto3 call takes (moto's botocore before-send hook).
+
+    moto routes on the service's regional host, so the request is re-addressed to
+    ``<service>.<region>.amazonaws.com``, both read from its SigV4 credential scope (so it must be signed).
+    """
+    request = Request(environ)
+    signature = request.headers.get("Authorization", "") or request.args.get("X-Amz-Credential", "")
+    scope = _CREDENTIAL_SCOPE.search(signature)
+    if scope is None:
+        message = "EmbeddedAws serves signed AWS API requests only (set any AWS_ACCESS_KEY_ID/SECRET)\n"
+        return Response(message, status=400, mimetype="text/plain")(environ, start_response)
+    region, service = scope.groups()
+    host = f"{service}.{region}.amazonaws.com"
+    path = environ.get("RAW_URI") or request.full_path.rstrip("?")  # raw: S3 keys keep their %-escapes
+    headers = HTTPHeaders()
+    for name, value in request.headers.items():
+        headers[name] = host if name.lower() == "host" else value
+    prepared = AWSPreparedRequest(request.method, f"https://{host}{path}", headers, request.get_data(), False)
+    try:
+        result = botocore_stubber.process_request(prepared)
+    except ClientError as error:  # as moto's own server answers it
+        result = 400, {}, error.response["Error"]["Message"]
+    if result is None:
+        result = 404, {}, f"no emulated AWS service at {host}\n"
+    status, response_headers, body = result
+    response = Response(response=body, status=status, headers=response_headers)
+    if request.method == "HEAD" and "content-length" in response_headers:  # HEAD: the object's length
+        response.headers["Content-Length"] = response_headers["content-length"]
+    return response(environ, start_response)
+
+
+def _query_time(value: str) -> datetime:
+    """A timestamp in a REST querystring: botocore sends ISO 8601; epoch seconds are accepted too."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _decimal_as_number(value: Any) -> Any:
     """The Lambda Python runtime (awslambdaric) encodes Decimal (e.g. from DynamoDB) as a JSON number."""
     if isinstance(value, decimal.Decimal):
@@ -395,6 +454,9 @@ class EmbeddedAws:
         self._injected: list[dict[str, Any]] = []
         self._before_invoke: list[InvokeHandle] = []
         self._hangs: list[InvokeHandle] = []
+        # AWS Backup jobs the simulated world ran, by region then job id (PATCH 13 answers ListBackupJobs).
+        self._backup_jobs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._backup_jobs_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -576,6 +638,7 @@ class EmbeddedAws:
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for))
 
         self._install_service_fidelity_patches(stack)
+        self._install_cloudwatch_patches(stack)
 
     def _install_service_fidelity_patches(self, stack: ExitStack) -> None:
         """Where moto is not faithful to a service behaviour the runbooks depend on."""
@@ -626,6 +689,23 @@ class EmbeddedAws:
             return EmptyResult()
 
         stack.enter_context(mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure))
+
+        # PATCH 12 - moto/stepfunctions/parser/models.py StepFunctionsParserBackend.start_execution: without a
+        # `name`, moto names the execution "None" (so a second one returns the first, or fails as already
+        # existing); Step Functions names it with a UUID. The AWS CLI's start-execution omits it by default.
+        original_start_execution = StepFunctionsParserBackend.start_execution
+
+        def start_execution(
+            backend: StepFunctionsParserBackend,
+            state_machine_arn: str,
+            name: str | None = None,
+            execution_input: str | None = None,
+            trace_header: str | None = None,
+        ) -> Any:
+            name = name or str(uuid.uuid4())
+            return original_start_execution(backend, state_machine_arn, name, execution_input, trace_header)
+
+        stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution))
 
         # PATCH 7 - moto/logs/utils.py EventMessageFilter: moto treats a pattern starting with "?" as
         # "match everything" and bare terms as one phrase; apply CloudWatch's term semantics instead.
@@ -680,20 +760,190 @@ class EmbeddedAws:
 
         stack.enter_context(mock.patch.object(ecs_backend_class, "update_service", update_service))
 
+        # PATCH 13 - moto/backup/urls.py `url_paths`: moto has no AWS Backup jobs (ListBackupJobs answers 404
+        # "Not yet implemented"). Route `GET /backup-jobs/` to `_list_backup_jobs`, which answers from the jobs
+        # the simulated world recorded with `put_backup_job`, filtered and paginated like AWS Backup.
+        stack.enter_context(mock.patch.dict(backup_urls.url_paths, {"{0}/backup-jobs/?$": self._list_backup_jobs}))
+
+    def _install_cloudwatch_patches(self, stack: ExitStack) -> None:
+        """CloudWatch statistics and metric widget images the weekly performance review reads."""
+        embedded = self
+
+        # PATCH 14 - moto/cloudwatch/models.py Statistics.get_statistics_for_type: moto knows Sum, Average, Minimum,
+        # Maximum and SampleCount only; a percentile statistic (p95, p99.9) comes back None and GetMetricData fails.
+        # CloudWatch computes a percentile over each period's raw values: nearest rank here.
+        original_statistic = Statistics.get_statistics_for_type
+
+        def statistic(statistics: Statistics, stat: str) -> Any:
+            match = _PERCENTILE_STAT.fullmatch(stat)
+            if match is None:
+                return original_statistic(statistics, stat)
+            return percentile(statistics.metric_single_values_list, float(match.group(1)))
+
+        stack.enter_context(mock.patch.object(Statistics, "get_statistics_for_type", statistic))
+
+        # PATCH 15 - moto/cloudwatch/responses.py CloudWatchResponse has no get_metric_widget_image (moto raises
+        # NotImplementedError). Draw the widget's metrics, read from moto's CloudWatch backend the way GetMetricData
+        # reads them (metric_widget_lines), as a PNG of the widget's size (simulator/widget_image.py).
+        def get_metric_widget_image(responses: CloudWatchResponse) -> ActionResult:
+            widget = json.loads(responses._get_param("MetricWidget"))
+            lines, start, end = embedded.metric_widget_lines(widget)
+            return ActionResult({"MetricWidgetImage": render_png(widget, lines, start, end)})
+
+        stack.enter_context(
+            mock.patch.object(CloudWatchResponse, "get_metric_widget_image", get_metric_widget_image, create=True)
+        )
+
+    # ------------------------------------------------------------------ simulated AWS Backup and S3 times
+
+    def put_backup_job(self, job: dict[str, Any], region: str | None = None) -> None:
+        """Record (or replace, by `BackupJobId`) a backup job as ListBackupJobs returns it; datetimes as
+        timezone-aware `datetime`s. The simulated world runs the nightly backup this way."""
+        with self._backup_jobs_lock:
+            self._backup_jobs.setdefault(region or self.region, {})[job["BackupJobId"]] = dict(job)
+
+    def backup_jobs(self, region: str | None = None) -> list[dict[str, Any]]:
+        with self._backup_jobs_lock:
+            return [dict(job) for job in self._backup_jobs.get(region or self.region, {}).values()]
+
+    def _list_backup_jobs(self, request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        """ListBackupJobs (REST-JSON, querystring filters; newest first; `maxResults` default 1000 and a
+        `nextToken`), answered from `put_backup_job`'s jobs of the region named in the host."""
+        url = urllib.parse.urlsplit(full_url)
+        region = url.netloc.split(".")[1]
+        query = {name: values[-1] for name, values in urllib.parse.parse_qs(url.query).items()}
+        jobs = sorted(self.backup_jobs(region), key=lambda job: job["CreationDate"], reverse=True)
+        exact = {
+            "state": "State",
+            "backupVaultName": "BackupVaultName",
+            "resourceArn": "ResourceArn",
+            "resourceType": "ResourceType",
+            "accountId": "AccountId",
+        }
+        for parameter, field_name in exact.items():
+            if parameter in query:
+                jobs = [job for job in jobs if job.get(field_name) == query[parameter]]
+        if "createdAfter" in query:
+            jobs = [job for job in jobs if job["CreationDate"] >= _query_time(query["createdAfter"])]
+        if "createdBefore" in query:
+            jobs = [job for job in jobs if job["CreationDate"] <= _query_time(query["createdBefore"])]
+        start = int(query.get("nextToken", "0"))
+        size = int(query.get("maxResults", "1000"))
+        page = jobs[start : start + size]
+        body: dict[str, Any] = {
+            "BackupJobs": [
+                {key: value.timestamp() if isinstance(value, datetime) else value for key, value in job.items()}
+                for job in page
+            ]
+        }
+        if start + size < len(jobs):
+            body["NextToken"] = str(start + size)
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def set_s3_last_modified(self, bucket: str, key: str, when: datetime) -> None:
+        """The object's LastModified (moto stamps it with the real clock): a backup written at 02:00 virtual time."""
+        stored = s3_backends[self.account_id]["aws"].get_object(bucket, key)
+        if stored is None:
+            raise KeyError(f"s3://{bucket}/{key} does not exist")
+        stored.last_modified = when.astimezone(UTC).replace(tzinfo=None)
+
+    # ------------------------------------------------------------------ CloudWatch metric widgets
+
+    def metric_widget_lines(self, widget: dict[str, Any]) -> tuple[list[WidgetLine], datetime, datetime]:
+        """A metric widget's visible lines over its time range (what GetMetricWidgetImage draws, PATCH 15), read
+        from moto's CloudWatch backend like GetMetricData: metric arrays `[namespace, name, dim, value, ...,
+        {options}]` with CloudWatch's "." shorthand (the previous array's value at that position), expressions
+        `[{"expression": ..., "id": ...}]` (+ - * /), options id/label/stat/period/visible/color; the widget's
+        stat, period, start and end (ISO 8601 or relative like "-P7D", on the virtual clock)."""
+        now = self.clock.now()
+        start = _widget_time(widget.get("start", "-PT3H"), now)
+        end = _widget_time(widget["end"], now) if widget.get("end") else now
+        period, default_stat = int(widget.get("period", 300)), widget.get("stat", "Average")
+        queries: list[dict[str, Any]] = []
+        entries: list[tuple[str, dict[str, Any], str | None]] = []  # (id, options, metric name or None)
+        previous: list[Any] = []
+        for index, metric in enumerate(widget.get("metrics", [])):
+            options = metric[-1] if metric and isinstance(metric[-1], dict) else {}
+            query_id = options.get("id") or f"m{index}"
+            if "expression" in options:
+                entries.append((query_id, options, None))
+                continue
+            parts = metric[:-1] if options else list(metric)
+            parts = [previous[at] if part == "." and at < len(previous) else part for at, part in enumerate(parts)]
+            previous = parts
+            namespace, name, *pairs = parts
+            dimensions = [{"Name": key, "Value": value} for key, value in zip(pairs[::2], pairs[1::2], strict=True)]
+            stat = {"Period": int(options.get("period", period)), "Stat": options.get("stat", default_stat)}
+            metric_stat = {"Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions}} | stat
+            queries.append({"Id": query_id, "MetricStat": metric_stat, "ReturnData": True})
+            entries.append((query_id, options, name))
+        backend = cloudwatch_backends[self.account_id][self.region]
+        naive_start, naive_end = (instant.astimezone(UTC).replace(tzinfo=None) for instant in (start, end))
+        results = backend.get_metric_data(queries, naive_start, naive_end, "TimestampAscending") if queries else []
+        series = {  # moto keeps naive UTC datetimes
+            result["id"]: {
+                stamp.replace(tzinfo=UTC): float(value)
+                for stamp, value in zip(result["timestamps"], result["values"], strict=True)
+                if value is not None
+            }
+            for result in results
+        }
+        for query_id, options, _ in entries:
+            if "expression" in options:
+                series[query_id] = _metric_math(options["expression"], series)
+        lines = []
+        for query_id, options, name in entries:
+            if options.get("visible", True) is False:
+                continue
+            points = sorted(series.get(query_id, {}).items())
+            lines.append(
+                WidgetLine(
+                    options.get("label") or name or query_id,
+                    tuple(stamp for stamp, _ in points),
+                    tuple(value for _, value in points),
+                    options.get("color"),
+                )
+            )
+        return lines, start, end
+
+    # ------------------------------------------------------------------ HTTP endpoint
+
+    @contextmanager
+    def serve_http(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve this emulated account over HTTP while the context lasts; yields the endpoint URL
+        (``http://127.0.0.1:<port>``; port 0 picks a free one). OSError at once if the port is taken.
+
+        For clients in other processes, e.g. ``aws --endpoint-url <url> stepfunctions start-execution``:
+        their requests reach the same moto backends with every patch of this class (Lambda invokes run the
+        registered handlers, Waits move the virtual clock). They are not product calls: not in ``api_calls()``.
+        """
+        if self._exit_stack is None:
+            raise RuntimeError("EmbeddedAws is not active (use it as a context manager)")
+        server = make_server(host, port, _http_gateway, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="embedded-aws-http", daemon=True)
+        thread.start()
+        try:
+            yield f"http://{host}:{server.server_port}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
     # ------------------------------------------------------------------ simulated ECS
 
-    def _ecs_service(self, cluster: str, service_name: str) -> Any:
-        return ecs_backends[self.account_id][self.region].services[f"{cluster}:{service_name}"]
+    def _ecs_service(self, cluster: str, service_name: str, region: str | None = None) -> Any:
+        return ecs_backends[self.account_id][region or self.region].services[f"{cluster}:{service_name}"]
 
-    def complete_ecs_deployments(self, cluster: str) -> None:
-        """ECS has had the time to start or stop tasks: every service runs its desired count."""
-        for key, service in ecs_backends[self.account_id][self.region].services.items():
+    def complete_ecs_deployments(self, cluster: str, region: str | None = None) -> None:
+        """ECS has had the time to start or stop tasks: every service runs its desired count (in `region`, default
+        the account's own, e.g. the DR region's cluster)."""
+        for key, service in ecs_backends[self.account_id][region or self.region].services.items():
             if key.startswith(f"{cluster}:") and service.running_count != service.desired_count:
-                self.set_running_count(cluster, service.name, service.desired_count)
+                self.set_running_count(cluster, service.name, service.desired_count, region)
 
-    def set_running_count(self, cluster: str, service_name: str, running: int) -> None:
+    def set_running_count(self, cluster: str, service_name: str, running: int, region: str | None = None) -> None:
         """Tasks started or stopped outside any API call (a crash, a finished rollout)."""
-        service = self._ecs_service(cluster, service_name)
+        service = self._ecs_service(cluster, service_name, region)
         service.running_count = running
         service.pending_count = max(service.desired_count - running, 0)
         if service.deployments:
@@ -841,15 +1091,17 @@ class EmbeddedAws:
 
     # ------------------------------------------------------------------ API accounting
 
-    def client(self, service_name: str) -> Any:
-        """boto3 client for simulator/test code: same moto backend, but its calls are NOT counted."""
+    def client(self, service_name: str, region: str | None = None) -> Any:
+        """boto3 client for simulator/test code: same moto backend, but its calls are NOT counted. `region`: another
+        region of the same account (e.g. the DR region), default the account's own."""
         if self._session is None:
             raise RuntimeError("EmbeddedAws is not active (use it as a context manager)")
+        key = service_name if region in (None, self.region) else f"{service_name}@{region}"
         with self._clients_lock:  # botocore clients are thread-safe; creating one costs ~10 ms
-            if service_name not in self._clients:
-                client = self._session.client(service_name, region_name=self.region)
-                self._clients[service_name] = _mark_uncounted(client)
-            return self._clients[service_name]
+            if key not in self._clients:
+                client = self._session.client(service_name, region_name=region or self.region)
+                self._clients[key] = _mark_uncounted(client)
+            return self._clients[key]
 
     def _count(self, key: str) -> None:
         with self._calls_lock:
@@ -1129,3 +1381,55 @@ def log_filter_matches(pattern: str, message: str) -> bool:
     if not all(word in message for word in required):
         return False
     return not optional or any(word in message for word in optional)
+
+
+# -- CloudWatch statistics and metric widgets (PATCH 14, PATCH 15) ---------------------------------------------
+_PERCENTILE_STAT = re.compile(r"p(\d{1,2}(?:\.\d+)?|100)")
+# ISO 8601 durations CloudWatch accepts for a widget's relative start/end, e.g. -P7D, -PT3H.
+_RELATIVE_TIME = re.compile(r"-P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+_ARITHMETIC = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
+
+
+def percentile(values: list[float], rank_percent: float) -> float | None:
+    """Nearest-rank percentile of the values (None without values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(rank_percent / 100 * len(ordered))) - 1]
+
+
+def _widget_time(value: str, now: datetime) -> datetime:
+    relative = _RELATIVE_TIME.fullmatch(value)
+    if relative:
+        weeks, days, hours, minutes, seconds = (int(part or 0) for part in relative.groups())
+        return now - timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _metric_math(expression: str, series: dict[str, dict[datetime, float]]) -> dict[datetime, float]:
+    """Metric math of + - * / over other lines' ids and numbers, at the timestamps every referenced line has."""
+    tree = ast.parse(expression, mode="eval")
+    names = sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)})
+    stamps = set.intersection(*(set(series.get(name, {})) for name in names)) if names else set()
+    result = {}
+    for stamp in sorted(stamps):
+        value = _arithmetic(tree.body, {name: series[name][stamp] for name in names})
+        if value is not None:
+            result[stamp] = value
+    return result
+
+
+def _arithmetic(node: ast.AST, values: dict[str, float]) -> float | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return values[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        operand = _arithmetic(node.operand, values)
+        return None if operand is None else -operand
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+        left, right = _arithmetic(node.left, values), _arithmetic(node.right, values)
+        if left is None or right is None or (isinstance(node.op, ast.Div) and right == 0):
+            return None  # CloudWatch leaves the point out
+        return _ARITHMETIC[type(node.op)](left, right)
+    raise NotImplementedError(f"metric math {ast.unparse(node)!r} is not modelled by the emulator (+ - * / only)")

@@ -35,6 +35,8 @@ class Outcome:
     """What the approval endpoint answered the people in the scenario."""
     """Leases still held when every execution has ended (should be none)."""
     expectations: list[tuple[str, bool]] = field(default_factory=list)
+    observed: dict[str, Any] = field(default_factory=dict)
+    """What the scenario itself read from the emulated account (`Harness.observed`)."""
 
     @property
     def statuses(self) -> list[str]:
@@ -57,12 +59,19 @@ class Harness:
         profiles: dict[str, ServiceProfile] | None = None,
         lambda_logs: TextIO | None = None,
         start: datetime | None = None,
+        clock: VirtualClock | None = None,
+        history_days: int = 1,
     ) -> None:
-        self.clock = VirtualClock(start or START)
+        self.clock = clock or VirtualClock(start or START)
+        """Virtual time (`start` is its first instant); `python -m simulator serve` passes a live clock."""
+        self.history_days = history_days
+        """Days of metric and log history the world is seeded with (SimulatedProduction.seed)."""
         self.answers: list[dict] = []
         self.lambda_logs = lambda_logs or sys.stderr
         self.profiles = profiles or {}
         self._executions: list[str] = []
+        self.observed: dict[str, Any] = {}
+        """Whatever a scenario reads from the emulated account for its expectations (Outcome.observed)."""
 
     def __enter__(self) -> Harness:
         self.aws = EmbeddedAws(self.clock, region=REGION, account_id=ACCOUNT_ID).__enter__()
@@ -76,7 +85,7 @@ class Harness:
         self.settings = json.loads(self.stack.function_environment["ACSO_SETTINGS"])
         self._subscribe_to_topics()
         self.world = SimulatedProduction(self.aws, self.clock, self.stack, self.settings)
-        self.world.seed(self.profiles)
+        self.world.seed(self.profiles, history_days=self.history_days)
         self.clock.on_advance(self.world.advance)
         self.aws.reset_api_calls()
         self._desired_before = self.world.desired_counts()
@@ -129,6 +138,50 @@ class Harness:
                 "state": {"value": state, "reason": reason, "timestamp": stamp},
                 "previousState": {"value": previous, "reason": "", "timestamp": stamp},
                 "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": _event_metrics(alarm)},
+            },
+        }
+
+    def composite_alarm_event(self, name: str, previous: str = "OK") -> dict:
+        """The 'CloudWatch Alarm State Change' event of a synthesized composite alarm (moto has none): its
+        `AT_LEAST(M, ALARM, (...))` rule evaluated over its child alarms' states in moto right now. Like
+        CloudWatch's, the event has no metrics: the rule, and the children that triggered it in `reasonData`."""
+        alarm = self.stack.composite_alarms[name]
+        rule = alarm["AlarmRule"]
+        match = re.fullmatch(r"AT_LEAST\((\d+), ALARM, \((.+)\)\)", rule)
+        if match is None:
+            raise ValueError(f"{name}: the harness evaluates AT_LEAST(M, ALARM, (...)) rules only, not {rule!r}")
+        children = [arn.rsplit(":", 1)[-1] for arn in re.findall(r'"([^"]+)"', match.group(2))]
+        described = self.aws.client("cloudwatch").describe_alarms(AlarmNames=children)["MetricAlarms"]
+        states = {child["AlarmName"]: child for child in described}
+        alarming = [child for child in children if states[child]["StateValue"] == "ALARM"]
+        state = "ALARM" if len(alarming) >= int(match.group(1)) else "OK"
+        now = self.clock.now()
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"
+        triggering = [
+            {"arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{child}", "state": {"value": "ALARM"}}
+            for child in alarming
+        ]
+        reason = f"{len(alarming)} of {len(children)} alarms in ALARM: {', '.join(alarming) or 'none'}"
+        return {
+            "version": "0",
+            "id": f"evt-{name}-{state}-{int(now.timestamp())}",
+            "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch",
+            "account": ACCOUNT_ID,
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [arn],
+            "detail": {
+                "alarmName": name,
+                "state": {
+                    "value": state,
+                    "reason": reason,
+                    "reasonData": json.dumps({"triggeringAlarms": triggering}),
+                    "timestamp": stamp,
+                },
+                "previousState": {"value": previous, "reason": "", "timestamp": stamp},
+                "configuration": {"alarmRule": rule, "description": alarm.get("AlarmDescription", "")},
             },
         }
 
@@ -295,7 +348,14 @@ class Harness:
         order = {arn: index for index, arn in enumerate(self._executions)}
         audit = sorted(self._audit_records(), key=lambda record: (order.get(record["executionArn"], -1), record["sk"]))
         return Outcome(
-            results, self.aws.api_calls(), actions, self._notifications(), audit, self.leases(), self.answers
+            results,
+            self.aws.api_calls(),
+            actions,
+            self._notifications(),
+            audit,
+            self.leases(),
+            self.answers,
+            observed=self.observed,
         )
 
     def _subscribe_to_topics(self) -> None:

@@ -18,7 +18,7 @@ LAMBDA_LOG_PATH = Path("simulation-output/lambda-logs.jsonl")
 
 def run_scenario(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[str, Any]:
     started = time.perf_counter()
-    with Harness(scenario.profiles, lambda_logs, scenario.start) as harness:
+    with Harness(scenario.profiles, lambda_logs, scenario.start, history_days=scenario.history_days) as harness:
         scenario.act(harness)
         outcome = harness.outcome()
     try:

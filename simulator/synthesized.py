@@ -124,6 +124,8 @@ class DeployedStack:
     """[{"name", "pattern" | "schedule", "target" (state machine ARN)}]"""
     alarms: dict[str, dict] = field(default_factory=dict)
     """Alarm name -> resolved AWS::CloudWatch::Alarm properties."""
+    composite_alarms: dict[str, dict] = field(default_factory=dict)
+    """Composite alarm name -> resolved AWS::CloudWatch::CompositeAlarm properties (not in moto, see below)."""
     metric_filters: list[dict] = field(default_factory=list)
     function_environment: dict[str, str] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)
@@ -200,10 +202,22 @@ def _deploy_storage(
             )
         resolver.refs[logical_id] = stack.state_table = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
-    for logical_id, _props in _resources(template, "AWS::S3::Bucket"):
+    for logical_id, props in _resources(template, "AWS::S3::Bucket"):
         name = f"acso-{logical_id.lower()}"
-        client("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
-        resolver.refs[logical_id] = stack.reports_bucket = name
+        # Object Lock (moto enforces it: default retention on put, locked versions refuse deletion) needs versioning.
+        locked = bool(props.get("ObjectLockEnabled"))
+        client("s3").create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": region}, ObjectLockEnabledForBucket=locked
+        )
+        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if locked and "ObjectLockConfiguration" in props:
+            client("s3").put_object_lock_configuration(
+                Bucket=name, ObjectLockConfiguration=props["ObjectLockConfiguration"]
+            )
+        resolver.refs[logical_id] = name
+        if logical_id.startswith("ReportsBucket"):
+            stack.reports_bucket = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
     for logical_id, _props in _resources(template, "AWS::SQS::Queue"):
         name = f"acso-{logical_id.lower()}"
@@ -238,11 +252,20 @@ def _deploy_monitoring(
 ) -> None:
     for logical_id, props in _resources(template, "AWS::CloudWatch::Alarm"):
         resolved = resolver.resolve(props)
-        aws.client("cloudwatch").put_metric_alarm(**{key: value for key, value in resolved.items() if key != "Metrics"})
+        # Metric-math alarms (`Metrics`) deploy as they are: moto stores them (it does not evaluate the math).
+        aws.client("cloudwatch").put_metric_alarm(**resolved)
         name = resolved["AlarmName"]
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
         stack.alarms[name] = resolved
+    # moto 5.2.5 has no PutCompositeAlarm: composite alarms are recorded for the harness, which evaluates their
+    # AT_LEAST rule over the child alarms' states in moto and builds their state-change events.
+    for logical_id, props in _resources(template, "AWS::CloudWatch::CompositeAlarm"):
+        resolved = resolver.resolve(props)
+        name = resolved["AlarmName"]
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
+        stack.composite_alarms[name] = resolved
     for logical_id, props in _resources(template, "AWS::Logs::MetricFilter"):
         stack.metric_filters.append(resolver.resolve(props) | {"LogicalId": logical_id})
 

@@ -46,6 +46,18 @@ class HighCpuPolicy:
 
 
 @dataclass(frozen=True)
+class MemoryLeakPolicy:
+    alarm_threshold_percent: float
+    period_seconds: int
+    evaluation_periods: int
+    """The seed's alarm: average memory above the threshold for this many periods."""
+    trend_hours: int
+    min_rise_percent_per_hour: float
+    """A leak rises at least this much per hour, steadily (domain/memory_trend.py)."""
+    verify_after_seconds: int
+
+
+@dataclass(frozen=True)
 class MaintenanceWindow:
     weekday: str
     start: str
@@ -79,6 +91,134 @@ class EscalationLevel:
 @dataclass(frozen=True)
 class Schedules:
     daily_health_check: str
+    backup_verification: str
+    dr_test: str
+    weekly_performance_review: str
+
+
+@dataclass(frozen=True)
+class WeeklyReviewPolicy:
+    """weekly-performance-review runbook (domain/performance.py): its window, anomaly rule and forecast horizon."""
+
+    days: int
+    """The review window (a console run may ask for 1-28 days); only a run of this length updates the baseline."""
+    anomaly_percent: float
+    anomaly_sigma: float
+    """A weekly mean is an anomaly when it differs from the baseline by at least anomaly_percent % AND
+    anomaly_sigma standard deviations of the baseline's hourly values."""
+    forecast_days: int
+    """Forecasts further out than this read "not within N days"."""
+    load_balancer: str | None
+    """The `LoadBalancer` dimension (`app/<name>/<id>`) of the agents' ALB for response-time percentiles; None:
+    the report says no load balancer is configured."""
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """The platform's backups (this stack never creates them): backup-verification checks them daily, dr-test
+    restores the newest into the DR region."""
+
+    bucket: str
+    """S3 bucket the nightly backup writes under `YYYY/MM/DD/` (UTC day)."""
+    vault: str
+    """AWS Backup vault whose jobs must have COMPLETED."""
+    max_age_hours: int
+    """Backup jobs created within this many hours before the check are checked."""
+
+
+@dataclass(frozen=True)
+class ConfigUpdatePolicy:
+    """config-update runbook: size bound of a new configuration and how its loading is confirmed."""
+
+    max_config_bytes: int
+    """The new configuration as JSON, well under SSM's 4 KB standard-parameter limit."""
+    loaded_pattern: str
+    """Logs filter pattern of the agent's "Configuration loaded" line; `{agent}` is the agent's name."""
+    loaded_checks: int
+    loaded_poll_seconds: int
+
+
+@dataclass(frozen=True)
+class AvailabilityPolicy:
+    """Per-agent "unavailable" alarms (running < desired) and the complete-outage composite alarm over them."""
+
+    period_seconds: int
+    evaluation_periods: int
+    outage_min_services_down: int
+    """AT_LEAST this many agents unavailable at once is a complete outage (composite alarm)."""
+
+
+@dataclass(frozen=True)
+class DisasterRecovery:
+    """Failover target of the complete-outage runbook (only after a person approves)."""
+
+    region: str
+    cluster_name: str
+    """The agents' ECS cluster in the DR region (services named like production's)."""
+    active_region_parameter: str
+    """SSM parameter (stack region) naming the region that serves traffic; failover sets it to `region`."""
+    approver_level: str
+    approval_timeout_seconds: int
+    ready_checks: int
+    ready_poll_seconds: int
+    restore_bucket: str
+    """dr-test: bucket in `region` the newest backup is restored into (the platform's), under `dr-test/<run>/`."""
+    rto_minutes: int
+    """dr-test: recovery time objective (restore started -> validated)."""
+    rpo_minutes: int
+    """dr-test: recovery point objective (age of the newest backup object at the time of the test)."""
+
+
+@dataclass(frozen=True)
+class DataBreachPolicy:
+    """data-breach runbook: how long its forensic evidence is locked, and how much of the logs it copies."""
+
+    evidence_retention_mode: str
+    """S3 Object Lock default retention of the evidence bucket: COMPLIANCE (nobody can shorten it) or GOVERNANCE."""
+    evidence_retention_days: int
+    log_window_minutes: int
+    """The service's log lines of this window before the run are copied into the evidence."""
+
+
+@dataclass(frozen=True)
+class DatabaseReviewPolicy:
+    """database-review runbook (seed: Database Query Optimization): the agents' RDS instance, its slow-query log,
+    the connections alarm that starts the review and the thresholds of its recommendations."""
+
+    instance_id: str
+    slow_query_log_group: str
+    """CloudWatch Logs group the instance exports its slow-query log to (RDS: `/aws/rds/instance/<id>/slowquery`)."""
+    max_connections: int
+    """The instance's `max_connections` (its parameter group): the connections alarm and figures are relative to it."""
+    connections_alarm_percent: float
+    alarm_period_seconds: int
+    alarm_evaluation_periods: int
+    cpu_percent: float
+    free_memory_percent: float
+    """Freeable memory below this share of the instance class's memory is a finding."""
+    latency_ms: float
+    review_hours: int
+    """The window an alarm-started review reads, and a console run's default."""
+    top_queries: int
+
+    @property
+    def connections_alarm_threshold(self) -> float:
+        return self.max_connections * self.connections_alarm_percent / 100
+
+
+@dataclass(frozen=True)
+class CacheReviewPolicy:
+    """cache-review runbook (seed: Cache Optimization): the agents' ElastiCache (Redis/Valkey) node, the hit-rate
+    alarm that starts the review and the thresholds of its recommendations."""
+
+    cluster_id: str
+    """`CacheClusterId` of the node (for a replication group, a member such as `<group>-001`)."""
+    hit_rate_target_percent: float
+    alarm_period_seconds: int
+    alarm_evaluation_periods: int
+    memory_percent: float
+    engine_cpu_percent: float
+    review_hours: int
 
 
 @dataclass(frozen=True)
@@ -92,9 +232,20 @@ class EnvironmentConfig:
     agents_log_group: str
     health: HealthThresholds
     high_cpu: HighCpuPolicy
+    memory_leak: MemoryLeakPolicy
     guard: GuardLimits
     schedules: Schedules
     escalation: tuple[EscalationLevel, ...]
+    availability: AvailabilityPolicy
+    dr: DisasterRecovery
+    agent_config_parameter: str
+    """SSM parameter of an agent's configuration (the platform's; `{agent}` is the agent's name)."""
+    config_update: ConfigUpdatePolicy
+    data_breach: DataBreachPolicy
+    backups: BackupPolicy
+    weekly_review: WeeklyReviewPolicy
+    database: DatabaseReviewPolicy
+    cache: CacheReviewPolicy
 
     def service_name(self, agent: str) -> str:
         return f"{self.service_name_prefix}{agent}"
@@ -204,6 +355,7 @@ def parse_environment(name: str, defaults: Mapping[str, Any], block: Mapping[str
             verify_after_seconds=high_cpu.integer("verifyAfterSeconds", 0, 1800),  # runbook times out at 1 h
             recovery_margin_percent=high_cpu.percent("recoveryMarginPercent"),
         ),
+        memory_leak=_memory_leak(reader.child("memoryLeak")),
         guard=GuardLimits(
             dry_run=guard.flag("dryRun"),
             lock_seconds=guard.integer("lockSeconds", 60, 86400),
@@ -217,11 +369,27 @@ def parse_environment(name: str, defaults: Mapping[str, Any], block: Mapping[str
             flags_parameter=_substitute(guard.text("flagsParameter", _PARAMETER), name),
             maintenance_windows=_maintenance_windows(guard, f"{path}.guard.maintenanceWindows"),
         ),
-        schedules=Schedules(daily_health_check=schedules.text("dailyHealthCheck", _SCHEDULE)),
+        schedules=Schedules(
+            daily_health_check=schedules.text("dailyHealthCheck", _SCHEDULE),
+            backup_verification=schedules.text("backupVerification", _SCHEDULE),
+            dr_test=schedules.text("drTest", _SCHEDULE),
+            weekly_performance_review=schedules.text("weeklyPerformanceReview", _SCHEDULE),
+        ),
         escalation=_escalation(reader.child("escalation")),
+        availability=_availability(reader.child("availability"), len(agents_raw)),
+        dr=_disaster_recovery(reader.child("dr"), name),
+        agent_config_parameter=_agent_config_parameter(reader, path, name),
+        config_update=_config_update(reader.child("configUpdate")),
+        data_breach=_data_breach(reader.child("dataBreach")),
+        backups=_backups(reader.child("backups"), name),
+        weekly_review=_weekly_review(reader.child("weeklyPerformanceReview")),
+        database=_database_review(reader.child("database"), name),
+        cache=_cache_review(reader.child("cache"), name),
     )
     if config.guard.min_desired_count > config.high_cpu.max_desired_count:
         raise ConfigError(f"{path}.guard.minDesiredCount: must not exceed highCpu.maxDesiredCount")
+    if config.region and config.dr.region == config.region:
+        raise ConfigError(f"{path}.dr.region: the DR region must differ from the stack's region {config.region}")
     return config
 
 
@@ -245,6 +413,65 @@ def _maintenance_windows(guard: _Reader, path: str) -> tuple[MaintenanceWindow, 
     return tuple(windows)
 
 
+def _memory_leak(reader: _Reader) -> MemoryLeakPolicy:
+    return MemoryLeakPolicy(
+        alarm_threshold_percent=reader.percent("alarmThresholdPercent"),
+        period_seconds=reader.integer("periodSeconds", 60, 86400),
+        evaluation_periods=reader.integer("evaluationPeriods", 1, 24),
+        trend_hours=reader.integer("trendHours", 6, 168),
+        min_rise_percent_per_hour=reader.percent("minRisePercentPerHour"),
+        verify_after_seconds=reader.integer("verifyAfterSeconds", 0, 1800),  # the runbook times out at 1 h
+    )
+
+
+_LOAD_BALANCER = re.compile(r"^(app|net)/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$")
+
+
+def _weekly_review(reader: _Reader) -> WeeklyReviewPolicy:
+    sigma = reader._raw("anomalySigma")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma <= 10:
+        raise ConfigError(f"{reader._path}.anomalySigma: expected a number in (0, 10], got {sigma!r}")
+    return WeeklyReviewPolicy(
+        days=reader.integer("days", 1, 28),
+        anomaly_percent=reader.percent("anomalyPercent"),
+        anomaly_sigma=float(sigma),
+        forecast_days=reader.integer("forecastDays", 7, 365),
+        load_balancer=reader.text("loadBalancer", _LOAD_BALANCER, optional=True),
+    )
+
+
+_RETENTION_MODES = ("COMPLIANCE", "GOVERNANCE")
+
+
+def _data_breach(reader: _Reader) -> DataBreachPolicy:
+    mode = reader.text("evidenceRetentionMode")
+    if mode not in _RETENTION_MODES:
+        raise ConfigError(
+            f"{reader._path}.evidenceRetentionMode: expected one of {', '.join(_RETENTION_MODES)}, got {mode!r}"
+        )
+    return DataBreachPolicy(
+        evidence_retention_mode=mode,
+        evidence_retention_days=reader.integer("evidenceRetentionDays", 1, 3650),
+        log_window_minutes=reader.integer("logWindowMinutes", 5, 7 * 1440),
+    )
+
+
+def _agent_config_parameter(reader: _Reader, path: str, environment: str) -> str:
+    value = _substitute(reader.text("agentConfigParameter", _PARAMETER), environment)
+    if "{agent}" not in value:
+        raise ConfigError(f"{path}.agentConfigParameter: must contain {{agent}}, got {value!r}")
+    return value
+
+
+def _config_update(reader: _Reader) -> ConfigUpdatePolicy:
+    return ConfigUpdatePolicy(
+        max_config_bytes=reader.integer("maxConfigBytes", 2, 3072),  # SSM standard parameters hold 4 KB
+        loaded_pattern=reader.text("loadedPattern"),
+        loaded_checks=reader.integer("loadedChecks", 1, 20),
+        loaded_poll_seconds=reader.integer("loadedPollSeconds", 10, 300),
+    )
+
+
 def _substitute(value: str, environment: str) -> str:
     return value.replace("{env}", environment)
 
@@ -262,6 +489,103 @@ def _escalation(reader: _Reader) -> tuple[EscalationLevel, ...]:
             )
         )
     return tuple(levels)
+
+
+def _availability(reader: _Reader, agent_count: int) -> AvailabilityPolicy:
+    return AvailabilityPolicy(
+        period_seconds=reader.integer("periodSeconds", 60, 3600),
+        evaluation_periods=reader.integer("evaluationPeriods", 1, 24),
+        # "Most services down": never a single service (that is the service-unavailable runbook's).
+        outage_min_services_down=reader.integer("outageMinServicesDown", min(2, agent_count), agent_count),
+    )
+
+
+def _disaster_recovery(reader: _Reader, environment: str) -> DisasterRecovery:
+    approver = reader.text("approverLevel")
+    if approver not in ESCALATION_LEVELS:
+        raise ConfigError(
+            f"{reader._path}.approverLevel: expected one of {', '.join(ESCALATION_LEVELS)}, got {approver!r}"
+        )
+    if reader.integer("readyChecks", 1, 30) * reader.integer("readyPollSeconds", 10, 120) > 1800:
+        raise ConfigError(f"{reader._path}.readyChecks: readyChecks x readyPollSeconds must not exceed 1800 s")
+    return DisasterRecovery(
+        region=reader.text("region", _REGION),
+        cluster_name=_substitute(reader.text("clusterName"), environment),
+        active_region_parameter=_substitute(reader.text("activeRegionParameter", _PARAMETER), environment),
+        approver_level=approver,
+        # The complete-outage state machine's time limit (2 h) covers the approval and the DR start-up.
+        approval_timeout_seconds=reader.integer("approvalTimeoutSeconds", 60, 3600),
+        ready_checks=reader.integer("readyChecks", 1, 30),
+        ready_poll_seconds=reader.integer("readyPollSeconds", 10, 120),
+        restore_bucket=_bucket_name(reader, "restoreBucket", environment),
+        rto_minutes=reader.integer("rtoMinutes", 1, 7 * 1440),
+        rpo_minutes=reader.integer("rpoMinutes", 1, 31 * 1440),
+    )
+
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_VAULT_NAME = re.compile(r"^[A-Za-z0-9_-]{2,50}$")
+
+
+def _bucket_name(reader: _Reader, key: str, environment: str) -> str:
+    value = _substitute(reader.text(key), environment)
+    if not _BUCKET_NAME.match(value):
+        raise ConfigError(f"{reader._path}.{key}: {value!r} is not an S3 bucket name ({_BUCKET_NAME.pattern})")
+    return value
+
+
+def _backups(reader: _Reader, environment: str) -> BackupPolicy:
+    vault = _substitute(reader.text("vault"), environment)
+    if not _VAULT_NAME.match(vault):
+        raise ConfigError(f"{reader._path}.vault: {vault!r} is not a backup vault name ({_VAULT_NAME.pattern})")
+    return BackupPolicy(
+        bucket=_bucket_name(reader, "bucket", environment),
+        vault=vault,
+        # AWS Backup lists the jobs of the last 30 days only.
+        max_age_hours=reader.integer("maxAgeHours", 1, 30 * 24),
+    )
+
+
+_DB_INSTANCE_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
+_CACHE_CLUSTER_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,49}(?<!-)$")
+_LOG_GROUP = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
+
+
+def _database_review(reader: _Reader, environment: str) -> DatabaseReviewPolicy:
+    instance_id = _substitute(reader.text("instanceId"), environment)
+    if not _DB_INSTANCE_ID.match(instance_id):
+        raise ConfigError(f"{reader._path}.instanceId: {instance_id!r} is not an RDS instance identifier")
+    log_group = _substitute(reader.text("slowQueryLogGroup"), environment)
+    if not _LOG_GROUP.match(log_group):
+        raise ConfigError(f"{reader._path}.slowQueryLogGroup: {log_group!r} is not a log group name")
+    return DatabaseReviewPolicy(
+        instance_id=instance_id,
+        slow_query_log_group=log_group,
+        max_connections=reader.integer("maxConnections", 1, 100_000),
+        connections_alarm_percent=reader.percent("connectionsAlarmPercent"),
+        alarm_period_seconds=reader.integer("alarmPeriodSeconds", 60, 3600),
+        alarm_evaluation_periods=reader.integer("alarmEvaluationPeriods", 1, 24),
+        cpu_percent=reader.percent("cpuPercent"),
+        free_memory_percent=reader.percent("freeMemoryPercent"),
+        latency_ms=float(reader.integer("latencyMs", 1, 10_000)),
+        review_hours=reader.integer("reviewHours", 1, 168),
+        top_queries=reader.integer("topQueries", 1, 50),
+    )
+
+
+def _cache_review(reader: _Reader, environment: str) -> CacheReviewPolicy:
+    cluster_id = _substitute(reader.text("clusterId"), environment)
+    if not _CACHE_CLUSTER_ID.match(cluster_id):
+        raise ConfigError(f"{reader._path}.clusterId: {cluster_id!r} is not an ElastiCache cluster id")
+    return CacheReviewPolicy(
+        cluster_id=cluster_id,
+        hit_rate_target_percent=reader.percent("hitRateTargetPercent"),
+        alarm_period_seconds=reader.integer("alarmPeriodSeconds", 60, 3600),
+        alarm_evaluation_periods=reader.integer("alarmEvaluationPeriods", 1, 24),
+        memory_percent=reader.percent("memoryPercent"),
+        engine_cpu_percent=reader.percent("engineCpuPercent"),
+        review_hours=reader.integer("reviewHours", 1, 168),
+    )
 
 
 def load_environments(context: Mapping[str, Any]) -> list[EnvironmentConfig]:

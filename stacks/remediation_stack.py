@@ -32,6 +32,9 @@ ERROR_EVENTS_METRIC = "ErrorLogEvents"
 ALL_EVENTS_METRIC = "LogEvents"
 # Lambda asset: the handler package only, never caches or tests.
 _ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
+# Who the data-breach runbook tells, besides the escalation level: one encrypted topic each (acso-<env>-<audience>).
+DATA_BREACH_AUDIENCES = ("security", "legal", "compliance")
+EVIDENCE_PREFIX = "data-breach/"
 
 
 class RemediationStack(Stack):
@@ -101,6 +104,7 @@ class RemediationStack(Stack):
             description=f"ACSO {config.name} runbook automation flags (kill switch, maintenance suppression)",
         )
         self._agent_log_metrics()
+        self._add_data_breach_storage()  # before the settings, which carry the evidence bucket and audience topics
         # Before the settings, which carry its ARN and the decide function's fixed name (see stacks/approval.py).
         self.approval_key = signing_secret(
             self, "ApprovalSigningKey", description=f"HMAC key of the {prefix} approval links"
@@ -130,6 +134,7 @@ class RemediationStack(Stack):
                 "ScaleOutFunctionArn": steps["ScaleOut"],
                 "VerifyFunctionArn": steps["VerifyScaling"],
                 "RestoreFunctionArn": steps["RestorePriorCount"],
+                "RollBackResizeFunctionArn": steps["RollBackResize"],
                 "PlanResizeFunctionArn": steps["PlanResize"],
                 "ResizeTaskFunctionArn": steps["ResizeTask"],
                 "RequestApprovalFunctionArn": self.approval.request,
@@ -155,10 +160,20 @@ class RemediationStack(Stack):
                 "NormalizeFunctionArn": steps["NormalizeScale"],
                 "GuardFunctionArn": steps["AcquireGuard"],
                 "SetDesiredCountFunctionArn": steps["SetDesiredCount"],
+                "ApplyScalingPolicyFunctionArn": steps["ApplyScalingPolicy"],
                 "VerifyStableFunctionArn": steps["VerifyStable"],
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
+        self._add_memory_leak(steps)
+        self._add_rollback(steps)
+        self._add_config_update(steps)
+        self.unavailable_alarms = self._add_unavailable_alarms()
+        self._add_complete_outage(steps)
+        self._add_data_breach(steps)
+        self._add_backup_verification(steps)
+        self._add_dr_test(steps)
+        self._add_weekly_performance_review(steps)
         self._release_abandoned_leases(steps["ReleaseAbandoned"])
         self._watch_itself()
 
@@ -197,6 +212,13 @@ class RemediationStack(Stack):
     def cpu_alarm_name(self, agent: str) -> str:
         return f"acso-{self.config.name}-{agent}-high-cpu"
 
+    def unavailable_alarm_name(self, agent: str) -> str:
+        return f"acso-{self.config.name}-{agent}-unavailable"
+
+    @property
+    def outage_alarm_name(self) -> str:
+        return f"acso-{self.config.name}-complete-outage"
+
     def _settings_json(self) -> str:
         config, guard = self.config, self.config.guard
         return self.to_json_string(
@@ -217,6 +239,12 @@ class RemediationStack(Stack):
                     "maxDesiredCount": config.high_cpu.max_desired_count,
                     "verifyAfterSeconds": config.high_cpu.verify_after_seconds,
                     "recoveryMarginPercent": config.high_cpu.recovery_margin_percent,
+                },
+                "memoryLeak": {
+                    "alarmThresholdPercent": config.memory_leak.alarm_threshold_percent,
+                    "trendHours": config.memory_leak.trend_hours,
+                    "minRisePercentPerHour": config.memory_leak.min_rise_percent_per_hour,
+                    "verifyAfterSeconds": config.memory_leak.verify_after_seconds,
                 },
                 "guard": {
                     "dryRun": guard.dry_run,
@@ -239,6 +267,49 @@ class RemediationStack(Stack):
                 "approval": {
                     "functionName": decide_function_name(f"acso-{config.name}"),
                     "secretArn": self.approval_key.secret_arn,
+                },
+                "availability": {
+                    "unavailableAlarms": {agent: self.unavailable_alarm_name(agent) for agent in config.agents},
+                    "outageAlarm": self.outage_alarm_name,
+                    "outageMinServicesDown": config.availability.outage_min_services_down,
+                },
+                "dr": {
+                    "region": config.dr.region,
+                    "clusterName": config.dr.cluster_name,
+                    "activeRegionParameter": config.dr.active_region_parameter,
+                    "approverLevel": config.dr.approver_level,
+                    "approvalTimeoutSeconds": config.dr.approval_timeout_seconds,
+                    "readyChecks": config.dr.ready_checks,
+                    "readyPollSeconds": config.dr.ready_poll_seconds,
+                    "restoreBucket": config.dr.restore_bucket,
+                    "rtoMinutes": config.dr.rto_minutes,
+                    "rpoMinutes": config.dr.rpo_minutes,
+                },
+                "backups": {
+                    "bucket": config.backups.bucket,
+                    "vault": config.backups.vault,
+                    "maxAgeHours": config.backups.max_age_hours,
+                },
+                "weeklyPerformanceReview": {
+                    "days": config.weekly_review.days,
+                    "anomalyPercent": config.weekly_review.anomaly_percent,
+                    "anomalySigma": config.weekly_review.anomaly_sigma,
+                    "forecastDays": config.weekly_review.forecast_days,
+                    "loadBalancer": config.weekly_review.load_balancer,
+                },
+                "agentConfigParameter": config.agent_config_parameter,
+                "configUpdate": {
+                    "maxConfigBytes": config.config_update.max_config_bytes,
+                    "loadedPattern": config.config_update.loaded_pattern,
+                    "loadedChecks": config.config_update.loaded_checks,
+                    "loadedPollSeconds": config.config_update.loaded_poll_seconds,
+                },
+                "dataBreach": {
+                    "evidenceBucket": self.evidence_bucket.bucket_name,
+                    "evidenceRetentionMode": config.data_breach.evidence_retention_mode,
+                    "evidenceRetentionDays": config.data_breach.evidence_retention_days,
+                    "logWindowMinutes": config.data_breach.log_window_minutes,
+                    "audiences": {audience: topic.topic_arn for audience, topic in self.audience_topics.items()},
                 },
                 "escalation": {
                     level.level: {
@@ -279,6 +350,11 @@ class RemediationStack(Stack):
                 "RestorePriorCount", "high_cpu.restore_prior_count", "high-cpu: undo a scale-out that made it worse"
             ),
             "PlanResize": step("PlanResize", "high_cpu.plan_resize", "high-cpu: next task size at the cap"),
+            "RollBackResize": step(
+                "RollBackResize",
+                "high_cpu.roll_back_resize",
+                "high-cpu: the prior task definition after a failed resize",
+            ),
             "ResizeTask": step("ResizeTask", "high_cpu.resize_task", "high-cpu: deploy the approved bigger task"),
             "ReleaseAbandoned": step(
                 "ReleaseAbandoned", "abandoned.release_leases", "release leases of timed-out or aborted executions"
@@ -295,6 +371,9 @@ class RemediationStack(Stack):
                 "SetDesiredCount", "scale_agent.set_desired_count", "scale-agent: set the desired count (guarded)"
             ),
             "VerifyStable": step("VerifyStable", "scale_agent.verify_stable", "scale-agent: verify stable"),
+            "ApplyScalingPolicy": step(
+                "ApplyScalingPolicy", "scale_agent.apply_scaling_policy", "scale-agent: the seed's step-scaling policy"
+            ),
             "NormalizeHealthCheck": step(
                 "NormalizeHealthCheck", "daily_health_check.normalize", "daily-health-check: validate the input"
             ),
@@ -378,6 +457,7 @@ class RemediationStack(Stack):
             "VerifyStable",
             "ForceNewDeployment",
             "CheckRollout",
+            "RollBackResize",
         ):
             steps[name].grant(["ecs:DescribeServices"], service_arns)
         for name in ("PlanResize", "ResizeTask"):
@@ -402,7 +482,14 @@ class RemediationStack(Stack):
                 "iam:PassRole is limited to the agents' acso-<env>-* task roles passed to ECS tasks.",
                 ["Resource::*", RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:iam::.*:role\/acso-.*-\*$/g")],
             )
-        for name in ("ScaleOut", "RestorePriorCount", "SetDesiredCount", "ResizeTask", "ForceNewDeployment"):
+        for name in (
+            "ScaleOut",
+            "RestorePriorCount",
+            "SetDesiredCount",
+            "ResizeTask",
+            "RollBackResize",
+            "ForceNewDeployment",
+        ):
             steps[name].grant(["ecs:UpdateService"], service_arns)
         alarm_arns = [
             self.format_arn(
@@ -416,6 +503,7 @@ class RemediationStack(Stack):
         for name in ("AcquireGuard", "ScaleOut", "ResizeTask", "SetDesiredCount", "ForceNewDeployment"):
             steps[name].grant(["cloudwatch:DescribeAlarms"], alarm_arns)
         self.flags.grant_read(steps["AcquireGuard"].role)
+        self._grant_autoscaling(steps)
         for name in ("CollectUtilization", "VerifyScaling"):
             steps[name].grant(["cloudwatch:GetMetricData"], ["*"])
             suppress_wildcards(
@@ -451,6 +539,725 @@ class RemediationStack(Stack):
             steps["AssessHealth"].role,
             "Reports are written under the daily-health-check/ prefix of the reports bucket, one key per run.",
             [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/daily-health-check\/\*$/g")],
+        )
+
+    def _grant_autoscaling(self, steps: dict[str, StepFunction]) -> None:
+        """A run that changes a desired count suspends the autoscaler's scale-in while it holds the service, and
+        its lease release resumes it (functions/remediation/logic/scale_in_hold.py); scale-agent may apply the
+        seed's step-scaling policy."""
+        reason = (
+            "Application Auto Scaling's Describe/RegisterScalableTarget and PutScalingPolicy support no "
+            "resource-level permissions for a target that is identified by its service resource id."
+        )
+        holders = ("ScaleOut", "SetDesiredCount", "ApplyScalingPolicy", "RecordDecision", "ReleaseAbandoned")
+        for name in holders:
+            steps[name].grant(
+                ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:RegisterScalableTarget"],
+                ["*"],
+            )
+        steps["ApplyScalingPolicy"].grant(["application-autoscaling:PutScalingPolicy"], ["*"])
+        steps["ApplyScalingPolicy"].grant(
+            ["cloudwatch:PutMetricAlarm"],
+            [
+                self.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=f"acso-{agent}-scale-up",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+                for agent in self.config.agents
+            ],
+        )
+        # Registering the first scalable target creates Application Auto Scaling's ECS service-linked role.
+        steps["ApplyScalingPolicy"].role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[
+                    self.format_arn(
+                        service="iam",
+                        region="",
+                        resource="role",
+                        resource_name="aws-service-role/ecs.application-autoscaling.amazonaws.com/"
+                        "AWSServiceRoleForApplicationAutoScaling_ECSService",
+                    )
+                ],
+                conditions={"StringLike": {"iam:AWSServiceName": "ecs.application-autoscaling.amazonaws.com"}},
+            )
+        )
+        for name in holders:
+            suppress_wildcards(steps[name].role, reason, ["Resource::*"])
+
+    # -- Runbooks -------------------------------------------------------------------------------------
+    def memory_alarm_name(self, agent: str) -> str:
+        return f"acso-{self.config.name}-{agent}-memory-leak"
+
+    def _add_memory_leak(self, steps: dict[str, StepFunction]) -> None:
+        """memory-leak: the seed's memory alarm per agent (average > 85 % for 3 hours) starts it; it restarts a
+        service only when its 24-hour memory trend rises steadily, then verifies memory fell."""
+        config, policy, step = self.config, self.config.memory_leak, self.step
+        normalize = step("NormalizeMemoryLeak", "memory_leak.normalize", "memory-leak: validate the input")
+        trend = step("MemoryTrend", "memory_leak.memory_trend", "memory-leak: 24-hour memory trend of the service")
+        restart = step("RestartLeakingService", "memory_leak.restart", "memory-leak: force a new deployment")
+        verify = step("VerifyMemory", "memory_leak.verify_memory", "memory-leak: did memory fall after the restart")
+        memory_alarm_arns = [
+            self.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=self.memory_alarm_name(agent),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for agent in config.agents
+        ]
+        for reader in (trend, verify):
+            reader.grant(["cloudwatch:GetMetricData"], ["*"])
+            suppress_wildcards(
+                reader.role,
+                "cloudwatch:GetMetricData supports no resource-level permissions (read only).",
+                ["Resource::*"],
+            )
+        for ecs_step in (restart, verify):
+            ecs_step.grant(["ecs:DescribeServices"], self.service_arns)
+            self.state_table.grant_read_write_data(ecs_step.role)  # plan, budget, cooldown / circuit breaker
+        restart.grant(["ecs:UpdateService"], self.service_arns)
+        restart.grant(["cloudwatch:DescribeAlarms"], memory_alarm_arns)  # still in ALARM right before the write
+        machine = self._runbook(
+            "memory-leak",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "MemoryTrendFunctionArn": trend,
+                "SearchLogsFunctionArn": steps["SearchLogs"],
+                "DescribeServicesFunctionArn": steps["DescribeServices"],
+                "RestartFunctionArn": restart,
+                "VerifyMemoryFunctionArn": verify,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                f"MemoryLeakAlarm-{agent}",
+                alarm_name=self.memory_alarm_name(agent),
+                alarm_description=f"ACSO {agent}: potential memory leak, average memory > "
+                f"{policy.alarm_threshold_percent:g} % for {policy.evaluation_periods} periods of "
+                f"{policy.period_seconds // 60} minutes; starts the memory-leak runbook.",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/ECS",
+                    metric_name="MemoryUtilization",
+                    statistic="Average",
+                    period=Duration.seconds(policy.period_seconds),
+                    dimensions_map={"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)},
+                ),
+                threshold=policy.alarm_threshold_percent,
+                evaluation_periods=policy.evaluation_periods,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            for agent in config.agents
+        ]
+        events.Rule(
+            self,
+            "MemoryLeakAlarmRule",
+            description="Start memory-leak when an agent memory alarm goes INTO ALARM (not OK or INSUFFICIENT_DATA).",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=[alarm.alarm_arn for alarm in alarms],
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
+    def _add_rollback(self, steps: dict[str, StepFunction]) -> None:
+        """rollback, started by hand: the previous (or a given) revision of the service's own task-definition
+        family, deployed through the guard, then stable on it and clean logs (smoke checks)."""
+        step = self.step
+        normalize = step(
+            "NormalizeRollback", "rollback.normalize", "rollback: validate the input and the target revision"
+        )
+        roll_back = step(
+            "DeployRollbackRevision", "rollback.roll_back", "rollback: deploy the target revision (guarded)"
+        )
+        check = step("CheckRollbackRollout", "rollback.check_rollout", "rollback: stable on the target revision")
+        for reader in (normalize, roll_back, check):
+            reader.grant(["ecs:DescribeServices"], self.service_arns)
+        normalize.grant(["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"], ["*"])
+        suppress_wildcards(
+            normalize.role,
+            "ecs:DescribeTaskDefinition and ecs:ListTaskDefinitions support no resource-level permissions (read "
+            "only: the running and the target revision of the service's own family).",
+            ["Resource::*"],
+        )
+        roll_back.grant(["ecs:UpdateService"], self.service_arns)
+        self.state_table.grant_read_write_data(roll_back.role)  # plan, hourly budget, cooldown
+        self._runbook(
+            "rollback",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "RollBackFunctionArn": roll_back,
+                "CheckRolloutFunctionArn": check,
+                "SearchLogsFunctionArn": steps["SearchLogs"],
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+
+    def _add_config_update(self, steps: dict[str, StepFunction]) -> None:
+        """config-update, started by hand: the agent's SSM config parameter (the platform's; this stack never
+        creates it) overwritten through the guard, a forced deployment, restart-agent's rollout check, then the
+        new tasks' "Configuration loaded" line; otherwise the previous version's value back and a redeploy."""
+        config, step = self.config, self.step
+        normalize = step("NormalizeConfigUpdate", "config_update.normalize", "config-update: validate the input")
+        apply = step("ApplyConfig", "config_update.apply_config", "config-update: write the config, redeploy (guarded)")
+        loaded = step(
+            "CheckConfigLoaded", "config_update.check_config_loaded", "config-update: 'Configuration loaded' since"
+        )
+        restore = step(
+            "RestoreConfig", "config_update.restore_previous_config", "config-update: restore the previous config"
+        )
+        parameter_arns = [
+            self.format_arn(
+                service="ssm",
+                resource="parameter",
+                resource_name=config.agent_config_parameter.replace("{agent}", agent).lstrip("/"),
+            )
+            for agent in config.agents
+        ]
+        apply.grant(["ssm:GetParameter", "ssm:PutParameter"], parameter_arns)
+        restore.grant(["ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"], parameter_arns)
+        for writer in (apply, restore):
+            writer.grant(["ecs:DescribeServices", "ecs:UpdateService"], self.service_arns)
+            self.state_table.grant_read_write_data(writer.role)  # plan, hourly budget, cooldown
+        loaded.grant(
+            ["logs:FilterLogEvents"],
+            [
+                self.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=f"{config.agents_log_group}:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        suppress_wildcards(
+            loaded.role,
+            "logs:FilterLogEvents is granted on the agents' log group ARN, which IAM spells with a ':*' suffix.",
+            [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
+        )
+        self._runbook(
+            "config-update",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "ApplyConfigFunctionArn": apply,
+                "CheckRolloutFunctionArn": steps["CheckRollout"],
+                "CheckConfigLoadedFunctionArn": loaded,
+                "RestoreConfigFunctionArn": restore,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+
+    def _add_unavailable_alarms(self) -> dict[str, cloudwatch.Alarm]:
+        """Per agent `acso-<env>-<agent>-unavailable`: fewer tasks running than desired (ECS Container Insights,
+        `desired - running > 0`) for `availability.evaluationPeriods` periods. The complete-outage composite alarm
+        counts them; each can also start a single-service runbook. Needs Container Insights on the cluster; without
+        its data an alarm stays INSUFFICIENT_DATA (unknown is not "down")."""
+        config, policy = self.config, self.config.availability
+        period = Duration.seconds(policy.period_seconds)
+        alarms: dict[str, cloudwatch.Alarm] = {}
+        for agent in config.agents:
+            dimensions = {"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)}
+            counts = {
+                key: cloudwatch.Metric(
+                    namespace="ECS/ContainerInsights",
+                    metric_name=metric_name,
+                    dimensions_map=dimensions,
+                    statistic="Average",
+                    period=period,
+                )
+                for key, metric_name in (("desired", "DesiredTaskCount"), ("running", "RunningTaskCount"))
+            }
+            alarms[agent] = cloudwatch.Alarm(
+                self,
+                f"UnavailableAlarm-{agent}",
+                alarm_name=self.unavailable_alarm_name(agent),
+                alarm_description=f"ACSO {agent}: fewer tasks running than desired for "
+                f"{policy.period_seconds * policy.evaluation_periods // 60} minutes (service unavailable or "
+                "degraded); counted by the complete-outage alarm.",
+                metric=cloudwatch.MathExpression(
+                    expression="desired - running",
+                    using_metrics=counts,
+                    label=f"{agent} tasks missing (desired - running)",
+                    period=period,
+                ),
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=policy.evaluation_periods,
+                datapoints_to_alarm=policy.evaluation_periods,
+                treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            )
+        return alarms
+
+    def _add_complete_outage(self, steps: dict[str, StepFunction]) -> None:
+        """complete-outage (seed: Emergency Procedures): most agents unavailable at once (a composite alarm over
+        the unavailable alarms) or an operator starts it. It assesses every service, pages L3 and L4, and offers a
+        failover to the DR region that runs only after a person approves: the DR services are scaled to
+        production's desired counts, and once they run, the active-region parameter is switched to the DR region."""
+        config, dr, step = self.config, self.config.dr, self.step
+        normalize = step("NormalizeOutage", "complete_outage.normalize", "complete-outage: validate the input")
+        guard = step("OutageGuard", "complete_outage.acquire_guard", "complete-outage: duplicate, fleet lease, flags")
+        assess = step("AssessOutage", "complete_outage.assess", "complete-outage: every service in one call")
+        plan = step("PlanFailover", "complete_outage.plan_failover", "complete-outage: what failover would do")
+        page = step("PageOnCall", "complete_outage.page_on_call", "complete-outage: page L3 and L4")
+        fail_over = step("FailOver", "complete_outage.fail_over", "complete-outage: scale up the DR services")
+        check = step("CheckDrReady", "complete_outage.check_dr_ready", "complete-outage: DR services running?")
+        switch = step("SwitchActiveRegion", "complete_outage.switch_active_region", "complete-outage: route to DR")
+        self.dr_active_region = ssm.StringParameter(
+            self,
+            "DrActiveRegion",
+            parameter_name=dr.active_region_parameter,
+            string_value=self.region,
+            description=f"ACSO {config.name}: the region serving traffic (read by the routing layer); the "
+            f"complete-outage runbook sets it to {dr.region} after an approved failover.",
+        )
+        dr_service_arns = [
+            self.format_arn(
+                service="ecs",
+                region=dr.region,
+                resource="service",
+                resource_name=f"{dr.cluster_name}/{config.service_name(agent)}",
+            )
+            for agent in config.agents
+        ]
+        for reader in (assess, fail_over):
+            reader.grant(["ecs:DescribeServices"], self.service_arns)
+        for reader in (plan, fail_over, check):
+            reader.grant(["ecs:DescribeServices"], dr_service_arns)
+        fail_over.grant(["ecs:UpdateService"], dr_service_arns)
+        for stateful in (guard, page, fail_over, switch):
+            self.state_table.grant_read_write_data(stateful.role)  # event claim, fleet lease, plan, pages sent
+        for reader in (guard, fail_over, switch):
+            self.flags.grant_read(reader.role)  # the kill switch is re-read right before each write
+        self.dr_active_region.grant_read(switch.role)
+        self.dr_active_region.grant_write(switch.role)
+        for level in ("L3", "L4"):
+            self.topics[level].grant_publish(page.role)
+        suppress_wildcards(
+            page.role,
+            "Publishing to the KMS-encrypted escalation topics needs kms:GenerateDataKey* on their one key.",
+            ["Action::kms:GenerateDataKey*"],
+        )
+        self._runbook(
+            "complete-outage",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": guard,
+                "AssessFunctionArn": assess,
+                "PlanFailoverFunctionArn": plan,
+                "PageOnCallFunctionArn": page,
+                "RequestApprovalFunctionArn": self.approval.request,
+                "FailOverFunctionArn": fail_over,
+                "CheckDrReadyFunctionArn": check,
+                "SwitchActiveRegionFunctionArn": switch,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        self.approval.allow_decisions_for(self.state_machine_arn("complete-outage"))
+        self.outage_alarm = cloudwatch.CompositeAlarm(
+            self,
+            "CompleteOutageAlarm",
+            composite_alarm_name=self.outage_alarm_name,
+            alarm_description=f"ACSO {config.name}: at least {config.availability.outage_min_services_down} of "
+            f"{len(config.agents)} agents unavailable at once (complete system outage); starts the complete-outage "
+            "runbook.",
+            alarm_rule=cloudwatch.AlarmRule.at_least(
+                cloudwatch.AlarmState.ALARM,
+                operands=list(self.unavailable_alarms.values()),
+                threshold=cloudwatch.AtLeastThreshold.count(config.availability.outage_min_services_down),
+            ),
+        )
+        events.Rule(
+            self,
+            "CompleteOutageAlarmRule",
+            description="Start complete-outage when the complete-outage composite alarm goes INTO ALARM.",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=[self.outage_alarm.alarm_arn],
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.SfnStateMachine(self.runbooks["complete-outage"].state_machine, **self.trigger_delivery)],
+        )
+
+    def _add_data_breach_storage(self) -> None:
+        """data-breach's forensic evidence bucket and its audiences' topics (created before the settings).
+
+        The bucket cannot lose evidence: Object Lock with a default retention (COMPLIANCE: nobody, not even the
+        account root, can delete a version or shorten its retention before it ends), versioning (which Object Lock
+        requires), and a policy that refuses any PutObject without `If-None-Match: *`, so a key is written once and
+        never gets a newer version over it. Encrypted, private, TLS only, its access logged to the reports bucket.
+        """
+        config, prefix = self.config, f"acso-{self.config.name}"
+        policy = config.data_breach
+        days = Duration.days(policy.evidence_retention_days)
+        retention = (
+            s3.ObjectLockRetention.compliance(days)
+            if policy.evidence_retention_mode == "COMPLIANCE"
+            else s3.ObjectLockRetention.governance(days)
+        )
+        self.evidence_bucket = s3.Bucket(
+            self,
+            "EvidenceBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            object_lock_enabled=True,
+            object_lock_default_retention=retention,
+            server_access_logs_bucket=self.reports_bucket,
+            server_access_logs_prefix="access-logs/evidence-bucket/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.evidence_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EvidenceIsWrittenOnce",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[self.evidence_bucket.arn_for_objects("*")],
+                conditions={"Null": {"s3:if-none-match": "true"}},
+            )
+        )
+        self.audience_topics = {
+            audience: sns.Topic(
+                self,
+                f"Audience{audience.title()}",
+                topic_name=f"{prefix}-{audience}",
+                display_name=f"ACSO {config.name} {audience}",
+                master_key=self.key,
+                enforce_ssl=True,
+            )
+            for audience in DATA_BREACH_AUDIENCES
+        }
+
+    def _add_data_breach(self, steps: dict[str, StepFunction]) -> None:
+        """data-breach (seed: Emergency Procedures, Data Breach Response): started by hand or by a High/Critical
+        GuardDuty finding about a task of the agents' cluster. It investigates (read only), then only after a
+        person approves it isolates the service (desired 0, the prior count recorded), copies the forensic evidence
+        into the Object Lock bucket and tells security, legal and compliance. `"restore": true` is a separate run
+        that asks again and sets the recorded count back."""
+        config, step = self.config, self.step
+        normalize = step("NormalizeDataBreach", "data_breach.normalize", "data-breach: validate the input or finding")
+        describe_task = step(
+            "DescribeBreachTaskDefinition", "data_breach.describe_task_definition", "data-breach: the task definition"
+        )
+        read_logs = step("ReadServiceLogs", "data_breach.read_service_logs", "data-breach: the service's recent logs")
+        plan = step("PlanBreachResponse", "data_breach.plan", "data-breach: what a person is asked to approve")
+        isolate = step("IsolateService", "data_breach.isolate_service", "data-breach: approved isolation (desired 0)")
+        preserve = StepFunction(
+            self,
+            "PreserveEvidence",
+            handler="remediation.handlers.data_breach.preserve_evidence",
+            description="data-breach: copy configuration, task definitions and logs into the locked bucket",
+            code=self._code,
+            layers=[self._layer],
+            environment=self._environment,
+            timeout=Duration.seconds(120),  # a day of logs; the state's TimeoutSeconds is 180
+        )
+        notify = step(
+            "NotifyStakeholders", "data_breach.notify_stakeholders", "data-breach: security, legal, compliance"
+        )
+        restore = step("RestoreService", "data_breach.restore_service", "data-breach: approved restore of the count")
+
+        for reader in (describe_task, plan, isolate, preserve, restore):
+            reader.grant(["ecs:DescribeServices"], self.service_arns)
+        for writer in (isolate, restore):
+            writer.grant(["ecs:UpdateService"], self.service_arns)
+        for reader in (describe_task, preserve):
+            reader.grant(["ecs:DescribeTaskDefinition"], ["*"])
+            suppress_wildcards(
+                reader.role, "ecs:DescribeTaskDefinition supports no resource-level permissions.", ["Resource::*"]
+            )
+        agents_log_group_arn = self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{config.agents_log_group}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for reader in (read_logs, preserve):
+            reader.grant(["logs:FilterLogEvents"], [agents_log_group_arn])
+            suppress_wildcards(
+                reader.role,
+                "logs:FilterLogEvents is granted on the agents' log group ARN, which IAM spells with a ':*' suffix.",
+                [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
+            )
+        self.state_table.grant_read_data(plan.role)  # the isolation record a restore needs
+        for stateful in (isolate, restore, notify):
+            self.state_table.grant_read_write_data(stateful.role)  # lease, plan, budget, isolation, notified
+        # Write once and read back the checksum and lock of what was written; never delete, never overwrite.
+        preserve.grant(
+            ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectRetention"],
+            [self.evidence_bucket.arn_for_objects(f"{EVIDENCE_PREFIX}*")],
+        )
+        suppress_wildcards(
+            preserve.role,
+            "Evidence is written under the data-breach/ prefix of the evidence bucket, one folder per execution.",
+            [RegexAppliesTo(regex=r"/^Resource::<EvidenceBucket[A-Za-z0-9]+\.Arn>\/data-breach\/\*$/g")],
+        )
+        for topic in self.audience_topics.values():
+            topic.grant_publish(notify.role)
+        suppress_wildcards(
+            notify.role,
+            "Publishing to the KMS-encrypted audience topics needs kms:GenerateDataKey* on their one key.",
+            ["Action::kms:GenerateDataKey*"],
+        )
+        machine = self._runbook(
+            "data-breach",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "DescribeServicesFunctionArn": steps["DescribeServices"],
+                "DescribeTaskDefinitionFunctionArn": describe_task,
+                "ReadServiceLogsFunctionArn": read_logs,
+                "PlanFunctionArn": plan,
+                "RequestApprovalFunctionArn": self.approval.request,
+                "IsolateServiceFunctionArn": isolate,
+                "PreserveEvidenceFunctionArn": preserve,
+                "NotifyStakeholdersFunctionArn": notify,
+                "RestoreServiceFunctionArn": restore,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        self.approval.allow_decisions_for(self.state_machine_arn("data-breach"))
+        events.Rule(
+            self,
+            "DataBreachFindingRule",
+            description="Start data-breach on a High or Critical GuardDuty finding about a task of the agents' "
+            "cluster in this account (the runbook still asks a person before it changes anything).",
+            event_pattern=events.EventPattern(
+                source=["aws.guardduty"],
+                detail_type=["GuardDuty Finding"],
+                account=[self.account],
+                region=[self.region],
+                detail={
+                    "severity": [{"numeric": [">=", 7]}],
+                    "resource": {"resourceType": ["ECSCluster"], "ecsClusterDetails": {"name": [config.cluster_name]}},
+                },
+            ),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
+    def _bucket_arn(self, bucket: str, objects: str | None = None) -> str:
+        """ARN of a bucket this stack does not own (the platform's backups, the DR restore bucket), or of its
+        objects matching `objects` (e.g. `dr-test/*`)."""
+        name = bucket if objects is None else f"{bucket}/{objects}"
+        return self.format_arn(service="s3", region="", account="", resource=name)
+
+    def _add_backup_verification(self, steps: dict[str, StepFunction]) -> None:
+        """backup-verification (seed: Daily Backup Verification), daily and by hand: the AWS Backup jobs of the
+        last `backups.maxAgeHours` all COMPLETED, and the day's `YYYY/MM/DD/` prefix of the backup bucket not
+        empty. Read only; verified -> audit only, otherwise L2 with what is missing."""
+        config, step = self.config, self.step
+        normalize = step(
+            "NormalizeBackupVerification", "backup_verification.normalize", "backup-verification: validate the input"
+        )
+        jobs = step("ListBackupJobs", "backup_verification.list_backup_jobs", "backup-verification: AWS Backup jobs")
+        objects = step(
+            "ListBackupObjects", "backup_verification.list_backup_objects", "backup-verification: the day's prefix"
+        )
+        assess = step("AssessBackups", "backup_verification.assess", "backup-verification: verified or not")
+        jobs.grant(["backup:ListBackupJobs"], ["*"])
+        suppress_wildcards(
+            jobs.role, "backup:ListBackupJobs supports no resource-level permissions (read only).", ["Resource::*"]
+        )
+        objects.grant(["s3:ListBucket"], [self._bucket_arn(config.backups.bucket)])
+        machine = self._runbook(
+            "backup-verification",
+            {
+                "NormalizeFunctionArn": normalize,
+                "ListBackupJobsFunctionArn": jobs,
+                "ListBackupObjectsFunctionArn": objects,
+                "AssessBackupsFunctionArn": assess,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        events.Rule(
+            self,
+            "BackupVerificationSchedule",
+            description="Start the daily backup verification.",
+            schedule=events.Schedule.expression(config.schedules.backup_verification),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
+    def _add_dr_test(self, steps: dict[str, StepFunction]) -> None:
+        """dr-test (seed: Disaster Recovery Test), quarterly and by hand: the newest backup copied into the DR
+        region's restore bucket under a per-run `dr-test/` prefix, validated (count, checksums), RTO and RPO measured
+        against `dr.rtoMinutes` / `dr.rpoMinutes` and reported under `dr-test/` of the reports bucket; the validated
+        copy is then deleted. Reads the backup bucket only; writes only under `dr-test/` of the restore bucket and
+        of the reports bucket."""
+        config, dr, step = self.config, self.config.dr, self.step
+
+        def long_step(construct_id: str, handler: str, description: str) -> StepFunction:
+            # A batch stops taking objects 4 minutes before this timeout (logic/dr_test.py TIME_MARGIN_MS).
+            return StepFunction(
+                self,
+                construct_id,
+                handler=f"remediation.handlers.{handler}",
+                description=description,
+                code=self._code,
+                layers=[self._layer],
+                environment=self._environment,
+                timeout=Duration.seconds(900),
+            )
+
+        normalize = step("NormalizeDrTest", "dr_test.normalize", "dr-test: validate the input")
+        guard = step("DrTestGuard", "dr_test.acquire_guard", "dr-test: duplicate event and automation flags")
+        find = step("FindLatestBackup", "dr_test.find_latest_backup", "dr-test: the newest backup and its RPO")
+        restore = long_step("RestoreBackup", "dr_test.restore_backup", "dr-test: copy a batch into the DR region")
+        validate = long_step("ValidateRestore", "dr_test.validate_restore", "dr-test: compare a batch of copies")
+        report = step("ReportDrTest", "dr_test.report", "dr-test: RTO and RPO against objectives, report to S3")
+        clean_up = long_step("CleanUpRestore", "dr_test.clean_up", "dr-test: delete the drill's validated copy")
+
+        backup_bucket, restore_bucket = config.backups.bucket, dr.restore_bucket
+        restored = "dr-test/*"  # the drill's prefix in the restore bucket and in the reports bucket
+
+        def _object_finding(bucket: str, objects: str) -> str:
+            return f"Resource::arn:<AWS::Partition>:s3:::{bucket}/{objects}"
+
+        for lister in (find, restore, validate):
+            lister.grant(["s3:ListBucket"], [self._bucket_arn(backup_bucket)])
+        for reader in (restore, validate):  # CopyObject's source and HeadObject need s3:GetObject
+            reader.grant(["s3:GetObject"], [self._bucket_arn(backup_bucket, "*")])
+        restore.grant(["s3:PutObject"], [self._bucket_arn(restore_bucket, restored)])
+        validate.grant(["s3:GetObject"], [self._bucket_arn(restore_bucket, restored)])
+        clean_up.grant(["s3:DeleteObject"], [self._bucket_arn(restore_bucket, restored)])
+        for lister in (validate, clean_up):
+            lister.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[self._bucket_arn(restore_bucket)],
+                    conditions={"StringLike": {"s3:prefix": [restored]}},
+                )
+            )
+        report.grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects(restored)])
+        self.state_table.grant_read_write_data(guard.role)  # the schedule event's claim; flags' breaker
+        self.state_table.grant_read_data(restore.role)  # the breaker, re-read before each batch
+        for reader in (guard, restore):
+            self.flags.grant_read(reader.role)  # kill switch and maintenance, re-read before each batch
+        for role, reason, findings in (
+            (
+                restore.role,
+                "Reads the backup bucket's objects (any key: the newest day's prefix is found at run time) and "
+                "writes only under dr-test/ of the DR restore bucket.",
+                [_object_finding(backup_bucket, "*"), _object_finding(restore_bucket, restored)],
+            ),
+            (
+                validate.role,
+                "Reads the backup bucket's objects and the drill's copies under dr-test/ of the DR restore bucket.",
+                [_object_finding(backup_bucket, "*"), _object_finding(restore_bucket, restored)],
+            ),
+            (
+                clean_up.role,
+                "Deletes only the drill's own copies, under dr-test/ of the DR restore bucket.",
+                [_object_finding(restore_bucket, restored)],
+            ),
+            (
+                report.role,
+                "Reports are written under the dr-test/ prefix of the reports bucket, one key per run.",
+                [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/dr-test\/\*$/g")],
+            ),
+        ):
+            suppress_wildcards(role, reason, findings)
+        machine = self._runbook(
+            "dr-test",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": guard,
+                "FindLatestBackupFunctionArn": find,
+                "RestoreBackupFunctionArn": restore,
+                "ValidateRestoreFunctionArn": validate,
+                "ReportDrTestFunctionArn": report,
+                "CleanUpRestoreFunctionArn": clean_up,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        events.Rule(
+            self,
+            "DrTestSchedule",
+            description="Start the quarterly disaster recovery test.",
+            schedule=events.Schedule.expression(config.schedules.dr_test),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
+    def _add_weekly_performance_review(self, steps: dict[str, StepFunction]) -> None:
+        """weekly-performance-review (seed: Weekly Performance Review): every Monday (schedules.
+        weeklyPerformanceReview) or by hand, a week of hourly metrics of every agent in one GetMetricData call and
+        the scaling policies in force, compared with the baseline stored in the reports bucket, forecast against the
+        health thresholds; a report with graphs (CloudWatch GetMetricWidgetImage) and the updated baseline in S3,
+        an L1 summary. Read only towards production: it writes under weekly-performance-review/ only."""
+        config, prefix = self.config, "weekly-performance-review"
+        handlers, step = "weekly_performance_review", self.step
+        normalize = step("NormalizeWeeklyReview", f"{handlers}.normalize", f"{prefix}: validate the input")
+        collect = step("CollectWeeklyMetrics", f"{handlers}.collect_metrics", f"{prefix}: metrics, one GetMetricData")
+        scaling = step("DescribeScalingPolicies", f"{handlers}.describe_scaling", f"{prefix}: scaling policies")
+        analyze = step("AnalyzePerformance", f"{handlers}.analyze", f"{prefix}: baseline, anomalies, forecast")
+        publish = StepFunction(
+            self,
+            "PublishPerformanceReport",
+            handler=f"remediation.handlers.{handlers}.publish_report",
+            description=f"{prefix}: graphs (GetMetricWidgetImage), report and baseline to S3",
+            code=self._code,
+            layers=[self._layer],
+            environment=self._environment,
+            timeout=Duration.seconds(120),  # a few graphs rendered by CloudWatch; the state's TimeoutSeconds is 180
+        )
+        collect.grant(["cloudwatch:GetMetricData"], ["*"])
+        publish.grant(["cloudwatch:GetMetricWidgetImage"], ["*"])
+        scaling.grant(
+            ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"],
+            ["*"],
+        )
+        for reader, reason in (
+            (collect, "cloudwatch:GetMetricData supports no resource-level permissions (read only)."),
+            (publish, "cloudwatch:GetMetricWidgetImage supports no resource-level permissions (read only)."),
+            (scaling, "Application Auto Scaling's Describe* actions support no resource-level permissions."),
+        ):
+            suppress_wildcards(reader.role, reason, ["Resource::*"])
+        baseline = self.reports_bucket.arn_for_objects(f"{prefix}/baseline.json")
+        analyze.grant(["s3:GetObject"], [baseline])
+        # Without s3:ListBucket, S3 answers a missing baseline (the first run) with AccessDenied, not NoSuchKey.
+        analyze.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.reports_bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": f"{prefix}/baseline.json"}},
+            )
+        )
+        publish.grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects(f"{prefix}/*")])
+        suppress_wildcards(
+            publish.role,
+            "The report, its graphs and the baseline are written under the weekly-performance-review/ prefix of the "
+            "reports bucket, one folder per week.",
+            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/weekly-performance-review\/\*$/g")],
+        )
+        machine = self._runbook(
+            "weekly-performance-review",
+            {
+                "NormalizeFunctionArn": normalize,
+                "CollectMetricsFunctionArn": collect,
+                "DescribeServicesFunctionArn": steps["DescribeServices"],
+                "DescribeScalingFunctionArn": scaling,
+                "AnalyzeFunctionArn": analyze,
+                "PublishReportFunctionArn": publish,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        events.Rule(
+            self,
+            "WeeklyPerformanceReviewSchedule",
+            description="Start the weekly performance review.",
+            schedule=events.Schedule.expression(config.schedules.weekly_performance_review),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
         )
 
     # -- Triggers ------------------------------------------------------------------------------------

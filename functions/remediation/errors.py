@@ -31,3 +31,7 @@ class WriteRefused(RunbookError):
 
 class FlagStoreUnavailable(RunbookError):
     """The automation flags cannot be read; the guard fails closed (no action, a page)."""
+
+
+class ParameterNotFound(RunbookError):
+    """An SSM parameter (or the version of it that is needed) does not exist; nothing was written."""

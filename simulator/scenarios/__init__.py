@@ -5,7 +5,14 @@ each of its expectations holds; expectations look at effects (ECS desired counts
 notifications, audit records, leases), never at log text.
 """
 
-from simulator.scenarios import daily_health_check, high_cpu, restart_agent, safety, scale_agent
+from simulator.scenarios import backup_verification as backup_verification_scenarios
+from simulator.scenarios import complete_outage as complete_outage_scenarios
+from simulator.scenarios import config_update as config_update_scenarios
+from simulator.scenarios import daily_health_check, high_cpu, memory_leak, restart_agent, safety, scale_agent
+from simulator.scenarios import data_breach as data_breach_scenarios
+from simulator.scenarios import dr_test as dr_test_scenarios
+from simulator.scenarios import rollback as rollback_scenarios
+from simulator.scenarios import weekly_performance_review as weekly_performance_review_scenarios
 from simulator.scenarios.common import Scenario
 
 SCENARIOS: list[Scenario] = [
@@ -13,6 +20,14 @@ SCENARIOS: list[Scenario] = [
     *high_cpu.SCENARIOS,
     *scale_agent.SCENARIOS,
     *restart_agent.SCENARIOS,
+    *memory_leak.SCENARIOS,
+    *rollback_scenarios.SCENARIOS,
+    *config_update_scenarios.SCENARIOS,
+    *complete_outage_scenarios.SCENARIOS,
+    *data_breach_scenarios.SCENARIOS,
+    *backup_verification_scenarios.SCENARIOS,
+    *dr_test_scenarios.SCENARIOS,
+    *weekly_performance_review_scenarios.SCENARIOS,
     *safety.SCENARIOS,
 ]
 SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -20,6 +20,9 @@ class Scenario:
     expect: Callable[[Outcome], list[tuple[str, bool]]]
     start: datetime | None = None
     """Virtual start time (default: a Friday morning outside every maintenance window)."""
+    history_days: int = 1
+    """Days of metric and log history seeded before the start; more than 1 also seeds hourly CPU and the agents'
+    latency metric (the weekly review reads a week). Each day costs seeding and query time: keep 1 when not needed."""
 
 
 def decisions(outcome: Outcome) -> list[str]:

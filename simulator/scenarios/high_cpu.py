@@ -6,6 +6,7 @@ from simulator.harness import Harness, Outcome
 from simulator.scenarios.common import (
     Scenario,
     decisions,
+    every_execution_audited,
     expect_rejected,
     levels,
 )
@@ -120,6 +121,71 @@ def _high_cpu_bad_inputs(h: Harness) -> None:
     h.start_console("high-cpu", h.alarm_event("supervisor", account="999999999999"))
 
 
+# The platform's autoscaler scales supervisor in below 65 % CPU: after the remediation's 2 -> 3 (61 %) it would
+# take the task straight back (the feedback loop of Slack's 2021 outage) unless the remediation holds it.
+HOT_AUTOSCALED_SUPERVISOR = {
+    "supervisor": ServiceProfile(
+        desired=2, cpu_percent=92.0, slow_lines_per_hour=6, autoscaling=(2, 6), scale_in_below_percent=65.0
+    )
+}
+
+
+def _alarm_with_autoscaler(h: Harness) -> None:
+    _alarm(h)
+    h.settle()
+    target = h.aws.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs")
+    h.observed["scale_in_suspended_after"] = (
+        target["ScalableTargets"][0].get("SuspendedState", {}).get("DynamicScalingInSuspended", False)
+    )
+    h.observed["scale_ins"] = list(h.world.scale_ins)
+
+
+def _expect_autoscaler_held(o: Outcome) -> list[tuple[str, bool]]:
+    return [
+        *_expect_scaled(o),
+        ("the autoscaler did not scale it back in during the run", o.observed.get("scale_ins") == []),
+        ("scale-in resumed when the run released the service", o.observed.get("scale_in_suspended_after") is False),
+        ("no lease left behind", o.leases == []),
+    ]
+
+
+# Resource optimization (the seed's "update task definition with more CPU"): hot at the cap on 512/1024 tasks.
+HOT_AT_CAP_RESIZABLE = {"supervisor": ServiceProfile(desired=6, cpu_percent=95.0, slow_lines_per_hour=6)}
+
+
+def _bigger_task_approved(h: Harness) -> None:
+    _alarm(h)
+    request = h.wait_for_notification("L2", "APPROVAL NEEDED")
+    h.answers = [h.click(request, "approve", by="dana")]
+    h.settle()
+    ecs = h.aws.client("ecs")
+    service = ecs.describe_services(cluster=h.world.cluster, services=["acso-production-supervisor"])["services"][0]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    h.observed["running_size"] = (definition["revision"], definition["cpu"], definition["memory"])
+
+
+def _expect_bigger_task(o: Outcome) -> list[tuple[str, bool]]:
+    record = o.audit_records[0] if o.audit_records else {}
+    return [
+        ("execution succeeded", o.statuses == ["SUCCEEDED"]),
+        ("asked a person first (L2 approval request)", levels(o)[:1] == ["L2"]),
+        (
+            "one new revision with the next valid Fargate size (512/1024 -> 1024/2048), deployed once",
+            o.observed.get("running_size") == (2, "1024", "2048")
+            and o.api_calls.get("ecs.RegisterTaskDefinition") == 1
+            and o.api_calls.get("ecs.UpdateService") == 1,
+        ),
+        ("the desired count stayed at the cap", not o.actions),
+        ("verified: CPU back under threshold, audited as acted", decisions(o) == ["acted"]),
+        (
+            "before and after task definitions in the audit record",
+            bool(record.get("before")) and bool(record.get("after")),
+        ),
+        every_execution_audited(o),
+        ("no lease left behind", o.leases == []),
+    ]
+
+
 SCENARIOS = [
     Scenario(
         "high-cpu",
@@ -127,6 +193,21 @@ SCENARIOS = [
         HOT_SUPERVISOR,
         _alarm,
         _expect_scaled,
+    ),
+    Scenario(
+        "high-cpu-autoscaler-held",
+        "supervisor has an autoscaler that scales in below 65 %: the remediation suspends its scale-in while it "
+        "holds the service, so 2 -> 3 stays, and resumes it afterwards.",
+        HOT_AUTOSCALED_SUPERVISOR,
+        _alarm_with_autoscaler,
+        _expect_autoscaler_held,
+    ),
+    Scenario(
+        "cpu-at-cap-bigger-task",
+        "supervisor hot at its cap of 6 tasks: the next Fargate size is proposed, approved, deployed, verified.",
+        HOT_AT_CAP_RESIZABLE,
+        _bigger_task_approved,
+        _expect_bigger_task,
     ),
     Scenario(
         "high-cpu-at-cap",

@@ -108,7 +108,7 @@ def fake_identity(logical_id: str, resource: dict) -> tuple[str, str]:
     prefix = f"arn:aws:{service}:{REGION}:{ACCOUNT}"
     if resource_type == "AWS::Lambda::Function":
         return logical_id, f"{prefix}:function:{logical_id}"
-    if resource_type == "AWS::CloudWatch::Alarm":
+    if resource_type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
         return props["AlarmName"], alarm_arn(props["AlarmName"])
     if resource_type == "AWS::StepFunctions::StateMachine":
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{props['StateMachineName']}"
@@ -125,8 +125,8 @@ def alarm_arn(alarm_name: str) -> str:
     return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}"
 
 
-def ecs_service_arn(cluster: str, service: str) -> str:
-    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{service}"
+def ecs_service_arn(cluster: str, service: str, region: str = REGION) -> str:
+    return f"arn:aws:ecs:{region}:{ACCOUNT}:service/{cluster}/{service}"
 
 
 def synthesize(context: dict[str, Any], outdir: Path) -> dict[str, SynthesizedStack]:

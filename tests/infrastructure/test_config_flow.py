@@ -27,6 +27,8 @@ AGENTS = ["alpha", "beta"]
 def two_agent_production(tmp_path_factory) -> dict[str, SynthesizedStack]:
     context = copy.deepcopy(CONTEXT)
     context["acso:defaults"] |= {"agents": AGENTS, "clusterName": "ops-{env}"}
+    # "Most services down" cannot exceed the number of agents.
+    context["acso:defaults"]["availability"] = context["acso:defaults"]["availability"] | {"outageMinServicesDown": 2}
     context["acso:only"] = "production"
     return synthesize(context, tmp_path_factory.mktemp("cdk.out-two-agents"))
 
@@ -52,10 +54,11 @@ def test_given_two_agents_on_another_cluster_then_each_gets_a_cpu_alarm_on_that_
 
 def test_given_two_agents_then_the_high_cpu_rule_listens_to_exactly_their_alarms(two_agent_production):
     synthesized = two_agent_production["production"]
+    high_cpu = synthesized.state_machine_named("high-cpu")
     (rule,) = [
         rule
         for rule in synthesized.of_type("AWS::Events::Rule").values()
-        if rule.get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
+        if any(target["Arn"] == {"Ref": high_cpu} for target in rule["Targets"])
     ]
 
     assert sorted(synthesized.resolver().resolve(rule["EventPattern"]["resources"])) == sorted(
@@ -72,11 +75,14 @@ def test_given_two_agents_on_another_cluster_then_update_service_is_scoped_to_th
         if s.effect == "Allow" and actions_cover(s.actions, "ecs:UpdateService")
     ]
 
+    dr = synthesized.config.dr
+    here = sorted(ecs_service_arn("ops-production", f"acso-production-{agent}") for agent in AGENTS)
+    # complete-outage's approved failover: the same two services in the DR region
+    there = sorted(ecs_service_arn(dr.cluster_name, f"acso-production-{agent}", region=dr.region) for agent in AGENTS)
+
     assert updates
     for statement in updates:
-        assert sorted(resolver.resolve(list(statement.resources))) == sorted(
-            ecs_service_arn("ops-production", f"acso-production-{agent}") for agent in AGENTS
-        )
+        assert sorted(resolver.resolve(list(statement.resources))) in (here, there)
 
 
 @pytest.mark.parametrize(

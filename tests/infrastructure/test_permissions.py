@@ -23,9 +23,44 @@ WRITING_HANDLERS = {
     "remediation.handlers.high_cpu.restore_prior_count",
     "remediation.handlers.scale_agent.set_desired_count",
     "remediation.handlers.high_cpu.resize_task",  # deploys an approved bigger task definition
+    "remediation.handlers.high_cpu.roll_back_resize",  # the prior task definition after a failed resize
     "remediation.handlers.restart_agent.force_new_deployment",
+    "remediation.handlers.complete_outage.fail_over",  # the DR region's services, after a person approved
+    "remediation.handlers.rollback.roll_back",  # deploys an earlier revision of the service's own family
+    "remediation.handlers.memory_leak.restart",  # forces a new deployment of a leaking service
+    "remediation.handlers.config_update.apply_config",  # forces a new deployment after writing the config
+    "remediation.handlers.config_update.restore_previous_config",  # ... and after restoring the previous one
+    "remediation.handlers.data_breach.isolate_service",  # desired 0, only after an approval (logic/guard.py)
+    "remediation.handlers.data_breach.restore_service",  # the recorded prior count, after an approval
 }
 SEARCH_LOGS_HANDLER = "remediation.handlers.investigate.search_logs"
+# The steps that read the agents' log group: the shared search, config-update's "Configuration loaded" check, and
+# data-breach's investigation and forensic copy of the service's lines.
+LOG_READING_HANDLERS = {
+    SEARCH_LOGS_HANDLER,
+    "remediation.handlers.config_update.check_config_loaded",
+    "remediation.handlers.data_breach.read_service_logs",
+    "remediation.handlers.data_breach.preserve_evidence",
+}
+# The only steps that may overwrite an agent's configuration parameter: config-update's write and its undo.
+CONFIG_WRITING_HANDLERS = {
+    "remediation.handlers.config_update.apply_config",
+    "remediation.handlers.config_update.restore_previous_config",
+}
+
+
+# The only steps that touch the DR region's copy of the agents (complete-outage); only fail_over writes.
+DR_HANDLERS = {
+    "remediation.handlers.complete_outage.plan_failover",
+    "remediation.handlers.complete_outage.fail_over",
+    "remediation.handlers.complete_outage.check_dr_ready",
+}
+
+
+def _dr_services(config) -> list[str]:
+    return sorted(
+        ecs_service_arn(config.dr.cluster_name, service, region=config.dr.region) for service in config.service_names
+    )
 
 
 def _is_account_root(synthesized: SynthesizedStack, principal) -> bool:
@@ -67,7 +102,12 @@ def test_ecs_actions_are_scoped_to_exactly_the_configured_services_and_only_act_
 
     assert updates, "the scale-out step must be allowed to update the services"
     for statement in ecs_statements:
-        assert sorted(resolver.resolve(list(statement.resources))) == expected, statement.source
+        resources = sorted(resolver.resolve(list(statement.resources)))
+        if set(resources) & set(_dr_services(config)):  # complete-outage's DR steps: the same services in DR too
+            assert _handlers_of(synthesized, statement.roles) <= DR_HANDLERS, statement.source
+            assert set(resources) <= set(expected) | set(_dr_services(config)), statement.source
+            continue
+        assert resources == expected, statement.source
     for statement in updates:
         assert statement.kind == "identity"
         assert _handlers_of(synthesized, statement.roles) <= WRITING_HANDLERS, (
@@ -89,7 +129,29 @@ def test_log_search_is_limited_to_the_agents_log_group_and_to_the_search_step(sy
         assert resolver.resolve(list(statement.resources)) == [
             f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*"
         ]
-        assert _handlers_of(synthesized, statement.roles) == {SEARCH_LOGS_HANDLER}
+        assert _handlers_of(synthesized, statement.roles) <= LOG_READING_HANDLERS
+
+
+def test_agent_config_parameters_are_read_and_written_only_by_config_update_and_only_those_parameters(synthesized):
+    """The stack never creates the agents' configuration parameters (they are the platform's); config-update's
+    write and restore steps alone may touch them, and nothing else of Parameter Store."""
+    config, resolver = synthesized.config, synthesized.resolver()
+    names = sorted(config.agent_config_parameter.replace("{agent}", agent) for agent in config.agents)
+    arns = [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}" for name in names]
+    touching = [
+        (s, resolver.resolve(list(s.resources)))
+        for s in policy_statements(synthesized)
+        if s.effect == "Allow" and any(a.lower().startswith("ssm:") for a in s.actions)
+    ]
+    touching = [(s, resources) for s, resources in touching if set(resources) & set(arns) or "*" in resources]
+    created = [props.get("Name") for props in synthesized.of_type("AWS::SSM::Parameter").values()]
+
+    assert any(actions_cover(s.actions, "ssm:PutParameter") for s, _ in touching)
+    for statement, resources in touching:
+        assert sorted(resources) == arns, statement.source
+        assert _handlers_of(synthesized, statement.roles) <= CONFIG_WRITING_HANDLERS, statement.source
+        assert set(statement.actions) <= {"ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"}
+    assert not set(names) & {resolver.resolve(name) for name in created if name is not None}
 
 
 def test_every_lambda_step_runs_with_the_same_environment_carrying_the_environment_config(synthesized):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from stacks.config import ESCALATION_LEVELS
+from stacks.remediation_stack import DATA_BREACH_AUDIENCES
 from tests.infrastructure.support import SynthesizedStack, actions_cover, policy_statements
 
 
@@ -21,14 +22,19 @@ def _denies_insecure_transport(synthesized: SynthesizedStack, resource_ref: dict
     )
 
 
-def test_each_escalation_level_has_a_topic_encrypted_with_a_rotating_kms_key_and_reachable_only_over_tls(synthesized):
+def test_each_escalation_level_and_audience_has_a_topic_encrypted_with_a_rotating_kms_key_reachable_only_over_tls(
+    synthesized,
+):
     environment = synthesized.environment
     topics = {
         props["TopicName"]: (logical_id, props) for logical_id, props in synthesized.of_type("AWS::SNS::Topic").items()
     }
     keys = synthesized.of_type("AWS::KMS::Key")
 
-    assert sorted(topics) == sorted(f"acso-{environment}-escalation-{level.lower()}" for level in ESCALATION_LEVELS)
+    assert sorted(topics) == sorted(
+        [f"acso-{environment}-escalation-{level.lower()}" for level in ESCALATION_LEVELS]
+        + [f"acso-{environment}-{audience}" for audience in DATA_BREACH_AUDIENCES]
+    )
     for name, (logical_id, props) in topics.items():
         key = props["KmsMasterKeyId"]["Fn::GetAtt"][0]
         assert key in keys, f"{name}: encrypted with a customer managed key of this stack"
@@ -69,9 +75,14 @@ def test_state_table_is_keyed_by_pk_and_sk_expires_items_on_expires_at_and_keeps
     assert synthesized.resources[logical_id]["DeletionPolicy"] == "Retain", "audit history survives stack deletion"
 
 
-def test_reports_bucket_blocks_public_access_is_encrypted_and_refuses_plain_http(synthesized):
-    ((logical_id, bucket),) = synthesized.of_type("AWS::S3::Bucket").items()
+def test_every_bucket_blocks_public_access_is_encrypted_and_refuses_plain_http(synthesized):
+    buckets = synthesized.of_type("AWS::S3::Bucket")
+    assert buckets
+    for logical_id, bucket in buckets.items():
+        _private_encrypted_tls_only(synthesized, logical_id, bucket)
 
+
+def _private_encrypted_tls_only(synthesized: SynthesizedStack, logical_id: str, bucket: dict) -> None:
     assert bucket["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,

@@ -26,6 +26,15 @@ AGENTS = ("supervisor", "threat-hunter", "incident-response", "service-orchestra
 SERVICES = {agent: f"acso-production-{agent}" for agent in AGENTS}
 STATE_TABLE = "acso-production-remediation-state"
 REPORTS_BUCKET = "acso-production-remediation-reports"
+EVIDENCE_BUCKET = "acso-production-evidence"
+AUDIENCES = ("security", "legal", "compliance")
+"""The data-breach runbook's audiences: one topic each (tests/unit/test_data_breach.py creates them)."""
+
+
+def audience_topic_arn(audience: str) -> str:
+    return f"arn:aws:sns:eu-west-1:123456789012:acso-production-{audience}"
+
+
 AGENTS_LOG_GROUP = "/aws/acso/production/agents"
 LEVELS = {
     "L1": ("On-call engineer", "Medium", 15),
@@ -142,6 +151,11 @@ def alarm_state_change(agent: str, state_at: str) -> dict:
 
 
 FLAGS_PARAMETER = "/acso/production/runbooks/automation"
+DR_REGION = "us-west-2"
+ACTIVE_REGION_PARAMETER = "/acso/production/dr/active-region"
+BACKUP_BUCKET = "acso-production-backups"
+BACKUP_VAULT = "acso-production-vault"
+DR_RESTORE_BUCKET = "acso-production-dr-restore"
 AUTOMATION_ENABLED = {"enabled": True, "suppressedUntil": None, "reason": ""}
 
 
@@ -160,6 +174,12 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
             "maxDesiredCount": 6,
             "verifyAfterSeconds": 300,
             "recoveryMarginPercent": 10,
+        },
+        "memoryLeak": {
+            "alarmThresholdPercent": 85,
+            "trendHours": 24,
+            "minRisePercentPerHour": 0.5,
+            "verifyAfterSeconds": 600,
         },
         "guard": {
             "dryRun": False,
@@ -184,6 +204,45 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
         "approval": {
             "functionName": "acso-production-approval-decide",
             "secretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:acso-production-approval-key-AbCdEf",
+        },
+        "availability": {
+            "unavailableAlarms": {agent: f"acso-production-{agent}-unavailable" for agent in SERVICES},
+            "outageAlarm": "acso-production-complete-outage",
+            "outageMinServicesDown": 3,
+        },
+        "dr": {
+            "region": DR_REGION,
+            "clusterName": CLUSTER,
+            "activeRegionParameter": ACTIVE_REGION_PARAMETER,
+            "approverLevel": "L3",
+            "approvalTimeoutSeconds": 900,
+            "readyChecks": 10,
+            "readyPollSeconds": 60,
+            "restoreBucket": DR_RESTORE_BUCKET,
+            "rtoMinutes": 240,
+            "rpoMinutes": 1440,
+        },
+        "backups": {"bucket": BACKUP_BUCKET, "vault": BACKUP_VAULT, "maxAgeHours": 24},
+        "weeklyPerformanceReview": {
+            "days": 7,
+            "anomalyPercent": 25,
+            "anomalySigma": 3,
+            "forecastDays": 90,
+            "loadBalancer": None,
+        },
+        "dataBreach": {
+            "evidenceBucket": EVIDENCE_BUCKET,
+            "evidenceRetentionMode": "COMPLIANCE",
+            "evidenceRetentionDays": 365,
+            "logWindowMinutes": 1440,
+            "audiences": {audience: audience_topic_arn(audience) for audience in AUDIENCES},
+        },
+        "agentConfigParameter": "/acso/production/{agent}/config",
+        "configUpdate": {
+            "maxConfigBytes": 2048,
+            "loadedPattern": '"Configuration loaded" "[{agent}]"',
+            "loadedChecks": 5,
+            "loadedPollSeconds": 60,
         },
     }
 

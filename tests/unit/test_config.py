@@ -73,7 +73,10 @@ def test_a_missing_defaults_block_is_named():
 def test_another_cluster_and_service_list_need_only_config():
     config = next(
         c
-        for c in load_environments(_context(clusterName="ops-{env}", agents=["alpha", "beta"]))
+        # A two-agent fleet also says how many down agents make a complete outage (default 3 of 5).
+        for c in load_environments(
+            _context(clusterName="ops-{env}", agents=["alpha", "beta"], availability={"outageMinServicesDown": 2})
+        )
         if c.name == "production"
     )
     assert config.cluster_name == "ops-production"

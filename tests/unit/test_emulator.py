@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -591,3 +595,266 @@ def test_send_task_failure_passes_the_cause_on_to_the_catch(aws: EmbeddedAws) ->
     result = aws.wait_for(arn, timeout_s=5)
 
     assert result.output["error"] == {"Error": "ApprovalRejected", "Cause": "Rejected by erik"}
+
+
+# --- serve_http: the same account over HTTP, for clients in other processes (the AWS CLI) ----------------
+
+
+def test_serve_http_reaches_the_same_backends_handlers_and_virtual_clock(aws: EmbeddedAws) -> None:
+    aws.client("sqs").create_queue(QueueName="work")
+    states = {
+        "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "List"},
+        "List": _task(aws.register_function("lister", _list_queues_or_raise), End=True),
+    }
+    machine = _machine(aws, states, "Pause")
+
+    with aws.serve_http() as endpoint:
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="eu-west-1", **keys)
+        arn = sfn.start_execution(stateMachineArn=machine, name="over-http", input="{}")["executionArn"]
+        result = aws.wait_for(arn, timeout_s=10)
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        with pytest.raises(urllib.error.HTTPError) as unsigned:
+            urllib.request.urlopen(endpoint, timeout=5)
+    port = int(endpoint.rsplit(":", 1)[1])
+
+    assert result.output == {"queues": 1}  # the registered handler ran; its boto3 client saw the same SQS
+    assert aws.clock.now() == START + timedelta(hours=1)  # the Wait moved the virtual clock
+    assert history[-1]["type"] == "ExecutionSucceeded"
+    assert unsigned.value.code == 400
+    with pytest.raises(ConnectionRefusedError):  # closed with the context
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+# --- PATCH 12: StepFunctionsParserBackend.start_execution names an unnamed execution with a UUID ---------
+
+
+def test_executions_started_without_a_name_get_distinct_uuid_names(aws: EmbeddedAws) -> None:
+    machine = _machine(aws, {"Done": {"Type": "Pass", "End": True}}, "Done")
+    sfn = aws.client("stepfunctions")
+
+    arns = [sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"] for _ in range(2)]
+
+    names = [arn.rsplit(":", 1)[1] for arn in arns]
+    assert names[0] != names[1]
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", name) for name in names)
+    assert [aws.wait_for(arn, timeout_s=5).status for arn in arns] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+# --- PATCH 13: moto.backup.urls.url_paths routes ListBackupJobs to the jobs the world recorded -----------------
+
+
+def _backup_job(job_id: str, state: str, created: datetime, vault: str = "acso-production-vault") -> dict[str, Any]:
+    return {
+        "BackupJobId": job_id,
+        "BackupVaultName": vault,
+        "ResourceArn": f"arn:aws:rds:eu-west-1:123456789012:db:{job_id}",
+        "ResourceType": "RDS",
+        "State": state,
+        "CreationDate": created,
+    }
+
+
+def test_list_backup_jobs_answers_from_the_recorded_jobs_filtered_by_vault_time_and_state_and_paginated(
+    aws: EmbeddedAws,
+) -> None:
+    for index, state in enumerate(("COMPLETED", "FAILED", "COMPLETED")):
+        aws.put_backup_job(_backup_job(f"job-{index}", state, START - timedelta(hours=index * 10)))
+    aws.put_backup_job(_backup_job("other-vault", "COMPLETED", START, vault="someone-elses"))
+    aws.put_backup_job(_backup_job("job-1", "COMPLETED", START - timedelta(hours=10)))  # replaced by its id
+    backup = boto3.client("backup", region_name="eu-west-1")
+
+    recent = backup.list_backup_jobs(
+        ByBackupVaultName="acso-production-vault", ByCreatedAfter=START - timedelta(hours=12), ByCreatedBefore=START
+    )["BackupJobs"]
+    pages = list(
+        backup.get_paginator("list_backup_jobs").paginate(ByBackupVaultName="acso-production-vault", MaxResults=2)
+    )
+    failed = backup.list_backup_jobs(ByState="FAILED")["BackupJobs"]
+
+    assert [(job["BackupJobId"], job["State"]) for job in recent] == [("job-0", "COMPLETED"), ("job-1", "COMPLETED")]
+    assert recent[0]["CreationDate"] == START  # parsed back by botocore as a timestamp
+    assert [[job["BackupJobId"] for job in page["BackupJobs"]] for page in pages] == [["job-0", "job-1"], ["job-2"]]
+    assert failed == []
+    assert aws.api_calls()["backup.ListBackupJobs"] == 4  # product calls (one per page), counted like any other
+
+
+def test_list_backup_jobs_of_another_region_sees_only_that_regions_jobs(aws: EmbeddedAws) -> None:
+    aws.put_backup_job(_backup_job("dr-job", "COMPLETED", START), region="us-west-2")
+
+    assert boto3.client("backup", region_name="eu-west-1").list_backup_jobs()["BackupJobs"] == []
+    assert len(boto3.client("backup", region_name="us-west-2").list_backup_jobs()["BackupJobs"]) == 1
+
+
+# --- set_s3_last_modified: moto stamps objects with the real clock; the world backdates its backups --------------
+
+
+def test_set_s3_last_modified_changes_what_list_and_head_report(aws: EmbeddedAws) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="backups", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="backups", Key="2024/03/01/db.dump", Body=b"dump")
+    nightly = START.replace(hour=2, minute=10)
+
+    aws.set_s3_last_modified("backups", "2024/03/01/db.dump", nightly)
+
+    listed = s3.list_objects_v2(Bucket="backups")["Contents"][0]["LastModified"]
+    assert listed == nightly
+    assert s3.head_object(Bucket="backups", Key="2024/03/01/db.dump")["LastModified"] == nightly
+    with pytest.raises(KeyError):
+        aws.set_s3_last_modified("backups", "missing", nightly)
+
+
+def test_moto_stores_a_metric_math_alarm_as_deployed_and_sets_its_state(aws: EmbeddedAws) -> None:
+    """simulator/synthesized.py deploys metric-math alarms (the agents' unavailable alarms) with their Metrics."""
+    cloudwatch = aws.client("cloudwatch")
+    count = {"Namespace": "ECS/ContainerInsights", "Dimensions": [{"Name": "ServiceName", "Value": "s"}]}
+    metrics = [
+        {"Id": "expr_1", "Expression": "desired - running", "Label": "missing", "ReturnData": True},
+        {
+            "Id": "desired",
+            "MetricStat": {"Metric": {**count, "MetricName": "DesiredTaskCount"}, "Period": 60, "Stat": "Average"},
+            "ReturnData": False,
+        },
+        {
+            "Id": "running",
+            "MetricStat": {"Metric": {**count, "MetricName": "RunningTaskCount"}, "Period": 60, "Stat": "Average"},
+            "ReturnData": False,
+        },
+    ]
+    cloudwatch.put_metric_alarm(
+        AlarmName="s-unavailable",
+        Metrics=metrics,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=2,
+        DatapointsToAlarm=2,
+        TreatMissingData="missing",
+    )
+    cloudwatch.set_alarm_state(AlarmName="s-unavailable", StateValue="ALARM", StateReason="test")
+
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["s-unavailable"])["MetricAlarms"]
+    assert (alarm["StateValue"], [m["Id"] for m in alarm["Metrics"]]) == ("ALARM", ["expr_1", "desired", "running"])
+
+
+def test_moto_has_no_composite_alarms_so_the_harness_evaluates_them(aws: EmbeddedAws) -> None:
+    """When moto learns PutCompositeAlarm, deploy composite alarms in simulator/synthesized.py instead of only
+    recording them for Harness.composite_alarm_event."""
+    with pytest.raises(NotImplementedError):
+        aws.client("cloudwatch").put_composite_alarm(AlarmName="c", AlarmRule='AT_LEAST(1, ALARM, ("a"))')
+
+
+def test_a_second_region_of_the_account_keeps_ecs_running_counts_until_its_deployments_complete(
+    aws: EmbeddedAws,
+) -> None:
+    """The DR region (complete-outage): PATCH 9 holds there too; complete_ecs_deployments(region=...) ends it."""
+    ecs = aws.client("ecs", "us-west-2")
+    ecs.create_cluster(clusterName="c")
+    ecs.register_task_definition(family="s", containerDefinitions=[{"name": "s", "image": "i", "memory": 512}])
+    ecs.create_service(cluster="c", serviceName="s", taskDefinition="s", desiredCount=0)
+    aws.complete_ecs_deployments("c", "us-west-2")
+
+    ecs.update_service(cluster="c", service="s", desiredCount=2)
+    before = ecs.describe_services(cluster="c", services=["s"])["services"][0]["runningCount"]
+    aws.complete_ecs_deployments("c", "us-west-2")
+    after = ecs.describe_services(cluster="c", services=["s"])["services"][0]["runningCount"]
+
+    assert (before, after) == (0, 2)
+    assert aws.client("ecs").list_clusters()["clusterArns"] == [], "the account's own region is another backend"
+
+
+# --- PATCH 14: percentile statistics; PATCH 15: GetMetricWidgetImage ------------------------------------------
+
+
+def _latency(aws: EmbeddedAws, hour: datetime, values: list[float]) -> None:
+    aws.client("cloudwatch").put_metric_data(
+        Namespace="ACSO/Agents",
+        MetricData=[
+            {
+                "MetricName": "CommunicationLatency",
+                "Dimensions": [{"Name": "Agent", "Value": "supervisor"}],
+                "Timestamp": hour,
+                "Values": values,
+                "Unit": "Milliseconds",
+            }
+        ],
+    )
+
+
+def test_percentile_statistics_are_the_nearest_rank_of_each_periods_values(aws: EmbeddedAws) -> None:
+    """moto 5.2.5 answers None for pNN (and GetMetricData then fails); CloudWatch computes it per period."""
+    _latency(aws, START - timedelta(hours=2), [float(v) for v in range(1, 101)])
+    _latency(aws, START - timedelta(hours=1), [10.0, 20.0, 30.0])
+    metric = {
+        "Namespace": "ACSO/Agents",
+        "MetricName": "CommunicationLatency",
+        "Dimensions": [{"Name": "Agent", "Value": "supervisor"}],
+    }
+    queries = [
+        {"Id": stat.replace(".", "_"), "MetricStat": {"Metric": metric, "Period": 3600, "Stat": stat}}
+        for stat in ("p95", "p50", "p99.9", "Maximum")
+    ]
+    results = aws.client("cloudwatch").get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=START - timedelta(hours=2),
+        EndTime=START,
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"]
+
+    assert {r["Id"]: r["Values"] for r in results} == {
+        "p95": [95.0, 30.0],
+        "p50": [50.0, 20.0],
+        "p99_9": [100.0, 30.0],
+        "Maximum": [100.0, 30.0],
+    }
+
+
+def _png_size(image: bytes) -> tuple[int, int]:
+    assert image[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert image[12:16] == b"IHDR"
+    return int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")
+
+
+def test_moto_has_no_metric_widget_image_so_the_emulator_renders_it() -> None:
+    """When moto implements GetMetricWidgetImage, compare its image with PATCH 15's and drop one of them."""
+    from moto.cloudwatch.responses import CloudWatchResponse  # noqa: PLC0415 - moto's own class, unpatched
+
+    assert not hasattr(CloudWatchResponse, "get_metric_widget_image")
+
+
+def test_metric_widget_image_is_a_png_of_the_widget_size_drawn_from_the_emulated_series(aws: EmbeddedAws) -> None:
+    cloudwatch = aws.client("cloudwatch")
+    for hours_ago in range(1, 7):
+        stamp = START - timedelta(hours=hours_ago)
+        cloudwatch.put_metric_data(
+            Namespace="ACSO/Agents",
+            MetricData=[
+                {"MetricName": "ErrorLogEvents", "Timestamp": stamp, "Value": float(hours_ago)},
+                {"MetricName": "LogEvents", "Timestamp": stamp, "Value": 200.0},
+            ],
+        )
+        _latency(aws, stamp, [40.0, 50.0, 60.0 + hours_ago])
+    widget = {
+        "title": "Error rate",
+        "start": "-PT6H",
+        "end": START.isoformat(),
+        "period": 3600,
+        "stat": "Sum",
+        "width": 640,
+        "height": 280,
+        "metrics": [
+            [{"expression": "100 * errors / events", "label": "error rate", "id": "rate"}],
+            ["ACSO/Agents", "ErrorLogEvents", {"id": "errors", "visible": False}],
+            [".", "LogEvents", {"id": "events", "visible": False}],
+            [".", "CommunicationLatency", "Agent", "supervisor", {"stat": "p95", "label": "latency p95"}],
+        ],
+        "annotations": {"horizontal": [{"value": 1, "label": "threshold 1 %"}]},
+    }
+
+    image = cloudwatch.get_metric_widget_image(MetricWidget=json.dumps(widget), OutputFormat="png")
+    lines, start, end = aws.metric_widget_lines(widget)
+
+    assert _png_size(image["MetricWidgetImage"]) == (640, 280)
+    assert [line.label for line in lines] == ["error rate", "latency p95"], "hidden lines are not drawn"
+    assert lines[0].values == (3.0, 2.5, 2.0, 1.5, 1.0, 0.5)
+    assert lines[1].values == (66.0, 65.0, 64.0, 63.0, 62.0, 61.0)
+    assert (start, end) == (START - timedelta(hours=6), START)

@@ -23,6 +23,12 @@ def client(service_name: str) -> Any:
     return boto3.client(service_name, config=_CLIENT_CONFIG)
 
 
+@cache
+def regional_client(service_name: str, region: str) -> Any:
+    """A client for another region (the DR region), created once per container like `client`."""
+    return boto3.client(service_name, region_name=region, config=_CLIENT_CONFIG)
+
+
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 

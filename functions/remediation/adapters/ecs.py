@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from remediation.adapters.aws import aws_errors, client
+from botocore.exceptions import ClientError
+
+from remediation.adapters.aws import aws_errors, client, error_code, regional_client
 from remediation.errors import ServiceNotFound
 
 
@@ -68,6 +70,32 @@ def set_desired_count(cluster: str, service_name: str, desired_count: int) -> Se
     return describe_services(cluster, [service_name])[service_name]
 
 
+def describe_fleet(cluster: str, service_names: list[str], region: str | None = None) -> dict[str, ServiceState | None]:
+    """Every service of a cluster, here or in another region (10 per DescribeServices call); None for a service
+    that is missing or no longer ACTIVE: in an outage that is a finding, not an error. So is a missing cluster."""
+    ecs = regional_client("ecs", region) if region else client("ecs")
+    found: dict[str, ServiceState | None] = dict.fromkeys(service_names)
+    for start in range(0, len(service_names), 10):
+        with aws_errors("ecs.DescribeServices"):
+            try:
+                response = ecs.describe_services(cluster=cluster, services=service_names[start : start + 10])
+            except ClientError as error:
+                if error_code(error) == "ClusterNotFoundException":
+                    return found
+                raise
+        for raw in response.get("services", []):
+            state = _state(raw)
+            found[state.service_name] = state if state.status == "ACTIVE" else None
+    return found
+
+
+def set_desired_count_in(region: str, cluster: str, service_name: str, desired_count: int) -> None:
+    """`set_desired_count` in another region (the DR region): absolute and idempotent. Callers that change several
+    services re-read them together (`describe_fleet`), one call instead of one per service."""
+    with aws_errors("ecs.UpdateService"):
+        regional_client("ecs", region).update_service(cluster=cluster, service=service_name, desiredCount=desired_count)
+
+
 # Task definition fields RegisterTaskDefinition accepts back (DescribeTaskDefinition returns more).
 _REGISTERABLE = (
     "family",
@@ -88,6 +116,28 @@ _REGISTERABLE = (
 def describe_task_definition(task_definition: str) -> dict:
     with aws_errors("ecs.DescribeTaskDefinition"):
         return client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+
+
+def find_task_definition(task_definition: str) -> dict | None:
+    """The revision as ECS describes it (`status` ACTIVE or INACTIVE), or None when it does not exist (ECS then
+    answers ClientException "Unable to describe task definition.")."""
+    with aws_errors("ecs.DescribeTaskDefinition"):
+        try:
+            return client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+        except ClientError as error:
+            if error_code(error) == "ClientException":
+                return None
+            raise
+
+
+def list_active_task_definitions(family: str) -> list[str]:
+    """ARNs of every ACTIVE revision of one family (deregistered revisions are INACTIVE and left out)."""
+    arns: list[str] = []
+    with aws_errors("ecs.ListTaskDefinitions"):
+        pages = client("ecs").get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE")
+        for page in pages:
+            arns += page.get("taskDefinitionArns", [])
+    return arns
 
 
 def register_resized_revision(current: dict, cpu: int, memory: int) -> str:
@@ -111,3 +161,21 @@ def force_new_deployment(cluster: str, service_name: str) -> ServiceState:
     with aws_errors("ecs.UpdateService"):
         client("ecs").update_service(cluster=cluster, service=service_name, forceNewDeployment=True)
     return describe_services(cluster, [service_name])[service_name]
+
+
+def describe_service_raw(cluster: str, service_name: str) -> dict:
+    """The service exactly as ECS describes it, tags included (forensic evidence: roles, network, deployments,
+    events); datetimes stay datetimes."""
+    with aws_errors("ecs.DescribeServices"):
+        response = client("ecs").describe_services(cluster=cluster, services=[service_name], include=["TAGS"])
+    found = [raw for raw in response.get("services", []) if raw.get("serviceName") == service_name]
+    if not found:
+        raise ServiceNotFound(f"ECS service {service_name} not found in cluster {cluster}")
+    return found[0]
+
+
+def describe_task_definition_raw(task_definition: str) -> dict:
+    """{"taskDefinition": ..., "tags": [...]} exactly as ECS describes the revision (forensic evidence)."""
+    with aws_errors("ecs.DescribeTaskDefinition"):
+        response = client("ecs").describe_task_definition(taskDefinition=task_definition, include=["TAGS"])
+    return {"taskDefinition": response["taskDefinition"], "tags": response.get("tags", [])}

@@ -33,3 +33,31 @@ def search(log_group: str, pattern: str, start: datetime, end: datetime, max_pag
             if pages >= max_pages:
                 return LogMatches(pattern, count, tuple(samples), truncated=True)
     return LogMatches(pattern, count, tuple(samples), truncated=False)
+
+
+def read_events(
+    log_group: str, pattern: str, start: datetime, end: datetime, max_events: int
+) -> tuple[list[dict], bool]:
+    """Every event matching the pattern in [start, end), oldest first, as CloudWatch Logs returns it (timestamp,
+    stream, message, event id), up to max_events; the flag says the window held more."""
+    paginator = client("logs").get_paginator("filter_log_events")
+    events: list[dict] = []
+    with aws_errors("logs.FilterLogEvents"):
+        for page in paginator.paginate(
+            logGroupName=log_group,
+            filterPattern=pattern,
+            startTime=int(start.timestamp() * 1000),
+            endTime=int(end.timestamp() * 1000),
+        ):
+            for event in page.get("events", []):
+                if len(events) == max_events:
+                    return events, True
+                events.append(
+                    {
+                        "timestamp": event["timestamp"],
+                        "logStreamName": event.get("logStreamName"),
+                        "eventId": event.get("eventId"),
+                        "message": event["message"],
+                    }
+                )
+    return events, False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,3 +68,36 @@ def _to_api(query: MetricQuery) -> dict:
         },
         "ReturnData": True,
     }
+
+
+@dataclass(frozen=True)
+class TimedSeries:
+    points: tuple[tuple[datetime, float], ...]
+    """(timestamp, value), oldest first."""
+
+    @property
+    def latest(self) -> float | None:
+        return self.points[-1][1] if self.points else None
+
+
+def get_timed_metric_data(queries: list[MetricQuery], start: datetime, end: datetime) -> dict[str, TimedSeries]:
+    """Like get_metric_data, with each value's timestamp (for trends): one call per 500 queries."""
+    points: dict[str, list[tuple[datetime, float]]] = {query.query_id: [] for query in queries}
+    for offset in range(0, len(queries), _MAX_QUERIES_PER_CALL):
+        batch = [_to_api(query) for query in queries[offset : offset + _MAX_QUERIES_PER_CALL]]
+        paginator = client("cloudwatch").get_paginator("get_metric_data")
+        with aws_errors("cloudwatch.GetMetricData"):
+            for page in paginator.paginate(
+                MetricDataQueries=batch, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
+            ):
+                for result in page.get("MetricDataResults", []):
+                    stamps, values = result.get("Timestamps", []), result.get("Values", [])
+                    points[result["Id"]].extend(zip(stamps, values, strict=True))
+    return {query_id: TimedSeries(tuple(sorted(series))) for query_id, series in points.items()}
+
+
+def get_widget_image(widget: dict) -> bytes:
+    """CloudWatch renders a metric widget (the dashboard widget JSON) as a PNG: GetMetricWidgetImage."""
+    with aws_errors("cloudwatch.GetMetricWidgetImage"):
+        response = client("cloudwatch").get_metric_widget_image(MetricWidget=json.dumps(widget), OutputFormat="png")
+    return response["MetricWidgetImage"]

@@ -121,14 +121,40 @@ def has_audit_record(table: str, runbook: str, execution_arn: str) -> bool:
 
 def release_lease(table: str, resource: str, owner: str) -> bool:
     """Release only our own lease; returns False when it had already expired and been taken."""
+    return release_lease_item(table, resource, owner) is not None
+
+
+def release_lease_item(table: str, resource: str, owner: str) -> dict | None:
+    """Release only our own lease and return what it carried ({} when there was none); None when another
+    run holds it now."""
+    try:
+        response = client("dynamodb").delete_item(
+            TableName=table,
+            Key={"pk": {"S": f"LEASE#{resource}"}, "sk": {"S": "LEASE"}},
+            ConditionExpression="attribute_not_exists(pk) OR #owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": {"S": owner}},
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as error:
+        if error_code(error) == _CONDITION_FAILED:
+            return None
+        with aws_errors("dynamodb.DeleteItem"):
+            raise
+    return response.get("Attributes", {})
+
+
+def mark_lease(table: str, resource: str, owner: str, flag: str) -> bool:
+    """Note on our own lease something its release must undo (e.g. a suspended autoscaler scale-in)."""
     return _conditional_write(
-        "dynamodb.DeleteItem",
-        client("dynamodb").delete_item,
+        "dynamodb.UpdateItem",
+        client("dynamodb").update_item,
         TableName=table,
         Key={"pk": {"S": f"LEASE#{resource}"}, "sk": {"S": "LEASE"}},
-        ConditionExpression="attribute_not_exists(pk) OR #owner = :owner",
-        ExpressionAttributeNames={"#owner": "owner"},
-        ExpressionAttributeValues={":owner": {"S": owner}},
+        UpdateExpression="SET #flag = :true",
+        ConditionExpression="#owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner", "#flag": flag},
+        ExpressionAttributeValues={":owner": {"S": owner}, ":true": {"BOOL": True}},
     )
 
 
@@ -253,6 +279,47 @@ def _json_number(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return str(value)
+
+
+def approval_record(table: str, approval_id: str) -> dict[str, str]:
+    """A stored approval (logic/approval.py's `APPROVAL#<id>` item) as strings (status, executionArn, runbook,
+    approver, proposal as JSON), never its task token; {} when unknown."""
+    if not approval_id:
+        return {}
+    item = _get(table, f"APPROVAL#{approval_id}", "APPROVAL")
+    return {key: value["S"] for key, value in item.items() if "S" in value and key != "taskToken"}
+
+
+def record_isolation(table: str, resource: str, record: dict) -> dict:
+    """Remember what an isolation changed (the prior desired count, who approved, where the evidence is) until the
+    service is restored; returns the record in force. The first one is kept: isolating an isolated service again
+    must never make 0 the count to restore."""
+    stored = _conditional_write(
+        "dynamodb.PutItem",
+        client("dynamodb").put_item,
+        TableName=table,
+        Item={
+            "pk": {"S": f"ISOLATION#{resource}"},
+            "sk": {"S": "ISOLATION"},
+            "record": {"S": json.dumps(record, sort_keys=True, default=str)},
+        },
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    return record if stored else (isolation_record(table, resource) or record)
+
+
+def isolation_record(table: str, resource: str) -> dict | None:
+    """The isolation in force on a service (see record_isolation), or None."""
+    item = _get(table, f"ISOLATION#{resource}", "ISOLATION")
+    return json.loads(item["record"]["S"]) if item else None
+
+
+def clear_isolation(table: str, resource: str) -> None:
+    """The service was restored: its isolation record is history (the audit records keep it)."""
+    with aws_errors("dynamodb.DeleteItem"):
+        client("dynamodb").delete_item(
+            TableName=table, Key={"pk": {"S": f"ISOLATION#{resource}"}, "sk": {"S": "ISOLATION"}}
+        )
 
 
 def _get(table: str, pk: str, sk: str) -> dict:

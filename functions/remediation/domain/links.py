@@ -28,3 +28,30 @@ def log_group(region: str, name: str) -> str:
 
 def s3_object(region: str, bucket: str, key: str) -> str:
     return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quote(key)}"
+
+
+def s3_folder(region: str, bucket: str, prefix: str) -> str:
+    """A "folder" (key prefix ending in /) in the S3 console, e.g. a report with its graphs."""
+    return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}&prefix={quote(prefix)}&showversions=false"
+
+
+def s3_prefix(region: str, bucket: str, prefix: str) -> str:
+    """The bucket's "folder" view at a prefix (e.g. a day's backup YYYY/MM/DD/)."""
+    return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}&prefix={quote(prefix)}"
+
+
+def backup_jobs(region: str) -> str:
+    """AWS Backup's backup-job list (filter by vault, state and date there)."""
+    return f"https://{region}.console.aws.amazon.com/backup/home?region={region}#/jobs/backup"
+
+
+def backup_job(region: str, job_id: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/backup/home?region={region}#/jobs/backup/details/{quote(job_id)}"
+
+
+def ssm_parameter(region: str, name: str) -> str:
+    """The parameter's page in Parameter Store (its History tab lists every version)."""
+    return (
+        f"https://{region}.console.aws.amazon.com/systems-manager/parameters/{quote(name.lstrip('/'))}/description"
+        f"?region={region}&tab=Table"
+    )

@@ -23,3 +23,37 @@ def plan_scale_out(current: int, step: int, cap: int, floor: int) -> ScalePlan:
     if current >= cap:
         return ScalePlan(current=current, target=current, cap=cap)
     return ScalePlan(current=current, target=max(min(current + step, cap), floor), cap=cap)
+
+
+# The seed's `put-scaling-policy --policy-type StepScaling` for an agent: add tasks in steps while CPU is
+# above the policy's threshold; the high-cpu runbook's alarm (higher) stays the backstop.
+STEP_POLICY_COOLDOWN_SECONDS = 300
+STEP_POLICY_ALARM_PERIOD_SECONDS = 60
+STEP_POLICY_ALARM_PERIODS = 3
+STEP_POLICY_WIDE_STEP_PERCENT = 15
+
+
+def step_policy_name(agent: str) -> str:
+    return f"acso-{agent}-scale-up"  # the seed's name
+
+
+def step_policy_threshold(alarm_threshold_percent: float, recovery_margin_percent: float) -> float:
+    """The autoscaler reacts below the remediation alarm, at the level high-cpu calls "recovered"."""
+    return max(alarm_threshold_percent - recovery_margin_percent, 1.0)
+
+
+def step_scaling_configuration() -> dict:
+    """+1 task up to 15 points above the threshold, +2 beyond; one step per cooldown."""
+    return {
+        "AdjustmentType": "ChangeInCapacity",
+        "Cooldown": STEP_POLICY_COOLDOWN_SECONDS,
+        "MetricAggregationType": "Average",
+        "StepAdjustments": [
+            {
+                "MetricIntervalLowerBound": 0.0,
+                "MetricIntervalUpperBound": float(STEP_POLICY_WIDE_STEP_PERCENT),
+                "ScalingAdjustment": 1,
+            },
+            {"MetricIntervalLowerBound": float(STEP_POLICY_WIDE_STEP_PERCENT), "ScalingAdjustment": 2},
+        ],
+    }

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from remediation.domain import links
+from remediation.domain import data_breach as breach
+from remediation.domain import links, outage, performance_report
+from remediation.domain.dr_test import figure
 
 
 @dataclass(frozen=True)
 class Decision:
     decision: str
-    """acted | dry-run | suppressed | escalated | rejected | failed | healthy | degraded"""
+    """acted | dry-run | suppressed | escalated | rejected | failed | healthy | degraded | no-action"""
     why: str
     level: str | None
     """Escalation level to notify, or None for audit only."""
@@ -19,6 +21,8 @@ class Decision:
     lines: list[str] = field(default_factory=list)
     before: dict | None = None
     after: dict | None = None
+    also: tuple[str, ...] = ()
+    """Further levels told the same at once, e.g. L4 with L3 (one message per level, one incident)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,18 @@ def _at_cap(state: dict, prefix: str, lines: list[str]) -> Decision:
             resized["before"],
             resized["after"],
         )
+    rolled_back = state.get("restore")
+    if rolled_back:  # the bigger tasks never started: the prior revision is deployed again
+        why = f"{summary}; the new tasks did not start, rolled back to {rolled_back['restoredTo']}"
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: bigger task failed to start, rolled back",
+            [f"What happened: {why}.", "", *lines],
+            resized["before"],
+            {"taskDefinition": rolled_back["restoredTo"]},
+        )
     rollback = (
         f"Roll back with: aws ecs update-service --cluster {request['cluster_name']} --service "
         f"{request['service_name']} --task-definition {resized['before']['taskDefinition']}"
@@ -305,6 +321,12 @@ def scale_agent(state: dict, context: RunContext) -> Decision:
     verification = state.get("verification", {})
     observed = verification.get("service", after)
     summary = f"scaled {service} {counts}; {observed['running_count']} running"
+    policy = state.get("scalingPolicy")
+    if policy:
+        summary += (
+            f"; step-scaling policy {policy['policyName']} {policy['outcome']} "
+            f"(adds tasks at CPU >= {policy['cpuAtLeastPercent']:g} %)"
+        )
     if verification.get("verified"):
         return Decision("acted", summary, "L1", f"{prefix}: scaled {counts}", [summary, "", *lines], before, observed)
     return Decision(
@@ -367,6 +389,672 @@ def restart_agent(state: dict, context: RunContext) -> Decision:
     return Decision("acted", why, "L1", f"{prefix}: restarted, stable", [why, "", *lines], before, observed)
 
 
+def _memory_trend_lines(trend: dict) -> list[str]:
+    full = trend.get("hoursToFull")
+    return [
+        f"Memory trend ({trend['windowHours']} h, hourly average): {_percent(trend['startPercent'])} -> "
+        f"{_percent(trend['nowPercent'])}, slope {trend['slopePercentPerHour']:+.2f} %/h (fit "
+        f"{trend['fit']:.2f}), now {_percent(trend['latestPercent'])}, "
+        + (f"100 % in about {full:.1f} h at this rate" if full is not None else "not rising"),
+        f"Verdict: {trend['verdict']} - {trend['why']}",
+    ]
+
+
+def memory_leak(state: dict, context: RunContext) -> Decision:
+    """Restart only a steady rise; a spike or normal memory is audited without action (nobody paged: a restart
+    would not help and the alarm clears itself), a flat high level or missing data goes to L1."""
+    request, guard, action = state["request"], state.get("guard", {}), state.get("action")
+    agent, service = request["agent"], request["service_name"]
+    evidence = state.get("evidence", {})
+    trend = evidence.get("trend")
+    lines = [f"Why it ran: {_trigger_line(request)}"]
+    if evidence:
+        lines += ["", "Evidence", *_memory_trend_lines(trend), *_log_lines(evidence["logs"])]
+        lines.append(_service_line(evidence["service"][agent]))
+    lines += [
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service (memory graph): {links.ecs_service(context.region, request['cluster_name'], service)}",
+        f"Agents' logs: {links.log_group(context.region, context.log_group)}",
+    ]
+    if request.get("alarm_name"):
+        lines.append(f"Alarm: {links.alarm(context.region, request['alarm_name'])}")
+    prefix = f"[ACSO {context.environment}] memory-leak {agent}"
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    if action is None:
+        verdict = trend["verdict"]
+        if verdict in ("spike", "normal"):
+            why = f"no leak: {trend['why']}; no restart"
+            return Decision("no-action", why, None, f"{prefix}: no leak ({verdict}), not restarted", [why, "", *lines])
+        why = f"no restart: {trend['why']}"
+        subject = (
+            f"{prefix}: memory high but not rising, not restarted (capacity?)"
+            if verdict == "high-flat"
+            else f"{prefix}: memory trend unknown, not restarted"
+        )
+        return Decision("escalated", why, "L1", subject, [f"Look at it: {why}", "", *lines])
+    before = action["before"]
+    if action["outcome"] == "dry-run":
+        why = f"dry run: leak found, would call {action['call']['operation']} {action['call']['parameters']}"
+        return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would restart", [why, "", *lines], before)
+    if action["outcome"] == "refused":
+        refusal = action["authorization"]
+        why = f"leak found; restart refused at the last check: {refusal['reason']}: {refusal['detail']}"
+        if refusal["reason"] in _BENIGN_REFUSALS:
+            return Decision("suppressed", why, None, f"{prefix}: not restarted ({refusal['reason']})", lines, before)
+        return Decision(
+            "escalated", why, "L2", f"{prefix}: restart refused ({refusal['reason']})", [why, "", *lines], before
+        )
+    verification = state.get("verification", {})
+    observed = verification.get("service", action["after"])
+    summary = (
+        f"leak found ({trend['slopePercentPerHour']:+.2f} %/h over {trend['windowHours']} h); restarted {service}: "
+        f"memory {_percent(verification.get('memoryBeforePercent'))} -> "
+        f"{_percent(verification.get('memoryNowPercent'))}, {observed['running_count']} running / "
+        f"{observed['desired_count']} desired"
+    )
+    if verification.get("verified"):
+        return Decision(
+            "acted", summary, "L1", f"{prefix}: restarted, memory fell", [summary, "", *lines], before, observed
+        )
+    problem = "the service is not stable again" if not verification.get("stable") else "memory did not fall"
+    details = [f"{summary}. Not verified: {problem} (threshold {verification.get('thresholdPercent')} %)."]
+    breaker = verification.get("breaker") or {}
+    if breaker.get("opened"):
+        details.append(
+            f"CIRCUIT BREAKER OPEN: {breaker['failures']} failed verifications within the window; automated "
+            f"memory-leak restarts are disabled. Re-enable after investigating: aws dynamodb delete-item "
+            f"--table-name {context.state_table} --key "
+            '\'{"pk": {"S": "BREAKER#memory-leak"}, "sk": {"S": "BREAKER"}}\''
+        )
+    return Decision(
+        "escalated",
+        f"{summary}; not verified: {problem}",
+        "L2",
+        f"{prefix}: restarted but {problem}",
+        [*details, "", *lines],
+        before,
+        observed,
+    )
+
+
+def rollback(state: dict, context: RunContext) -> Decision:
+    request, guard, action = state["request"], state.get("guard", {}), state.get("action")
+    agent, service = request["agent"], request["service_name"]
+    prefix = f"[ACSO {context.environment}] rollback {agent}"
+    source, target = request["rollback_from"], request["rollback_to"]
+    change = f"{source} -> {target}"
+    revisions = f"revision {source.rsplit(':', 1)[-1]} -> {target.rsplit(':', 1)[-1]}"  # fits the subject limit
+    asked = "the given revision" if request.get("task_definition") else "the previous ACTIVE revision"
+    lines = [
+        f"Asked by hand: roll back to {asked}, {change} ({request['reason']})",
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}",
+        f"Agents' logs: {links.log_group(context.region, context.log_group)}",
+    ]
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    before = action["before"]
+    if action["outcome"] == "dry-run":
+        why = f"dry run: would call {action['call']['operation']} {action['call']['parameters']}"
+        return Decision(
+            "dry-run", why, "L1", f"{prefix}: DRY RUN, would roll back {revisions}", [why, "", *lines], before
+        )
+    if action["outcome"] == "unchanged":
+        why = f"{service} already runs {target}; no change made"
+        return Decision("unchanged", why, None, f"{prefix}: unchanged", lines, before, action["after"])
+    if action["outcome"] == "refused":
+        refusal = action["authorization"]
+        why = f"{refusal['reason']}: {refusal['detail']}; no change made"
+        return Decision(
+            "escalated", why, "L2", f"{prefix}: rollback refused ({refusal['reason']})", [why, "", *lines], before
+        )
+    rollout, found = state.get("rollout", {}), state.get("logs")
+    observed = rollout.get("service", action["after"])
+    back = (
+        f"To return to {source}: aws ecs update-service --cluster {request['cluster_name']} --service {service} "
+        f"--task-definition {source}"
+    )
+    if not rollout.get("stable"):
+        why = (
+            f"rolled {service} back {change} but it did not stabilise on {target}: {observed['running_count']} "
+            f"running / {observed['desired_count']} desired, rollout {observed['rollout_state']}"
+        )
+        return Decision(
+            "escalated", why, "L2", f"{prefix}: rolled back but not stable", [why, back, "", *lines], before, observed
+        )
+    if found and found["matches"]:
+        why = f"rolled {service} back {change}, stable, but {found['matches']} FATAL/CRITICAL log lines since"
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: rolled back, errors in the logs",
+            [why, back, "", *_log_lines(found), "", *lines],
+            before,
+            observed,
+        )
+    why = (
+        f"rolled {service} back {change}: stable, {observed['running_count']} running on {target}, "
+        "no FATAL/CRITICAL log lines since"
+    )
+    return Decision(
+        "acted", why, "L1", f"{prefix}: rolled back {revisions}, stable", [why, "", *lines], before, observed
+    )
+
+
+def config_update(state: dict, context: RunContext) -> Decision:
+    request, guard, action = state["request"], state.get("guard", {}), state.get("action")
+    agent, service = request["agent"], request["service_name"]
+    prefix = f"[ACSO {context.environment}] config-update {agent}"
+    lines = [
+        f"Asked by hand: new configuration for {agent} ({request['reason']})",
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}",
+        f"Agents' logs: {links.log_group(context.region, context.log_group)}",
+    ]
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    parameter, before, after = action["parameter"], action["before"], action["after"]
+    lines.append(f"Parameter: {links.ssm_parameter(context.region, parameter)}")
+    versions = before, after  # {"name", "value", "version"} of the parameter
+    if action["outcome"] == "unchanged":
+        why = f"{parameter} already holds this configuration (version {before['version']}); nothing written"
+        return Decision("unchanged", why, None, f"{prefix}: unchanged", [why, "", *lines], *versions)
+    if action["outcome"] == "dry-run":
+        calls = "; then ".join(f"{call['operation']} {call['parameters']}" for call in action["call"])
+        why = f"dry run: would call {calls}"
+        return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would update", [why, "", *lines], *versions)
+    if action["outcome"] == "refused":
+        refusal = action["authorization"]
+        why = f"{refusal['reason']}: {refusal['detail']}; no change made"
+        return Decision(
+            "escalated", why, "L2", f"{prefix}: update refused ({refusal['reason']})", [why, "", *lines], *versions
+        )
+    written = f"{parameter} version {before['version']} -> {after['version']}"
+    rollout, loaded, restore = state.get("rollout", {}), state.get("loaded") or {}, state.get("restore")
+    if loaded.get("loaded") and not restore:
+        why = (
+            f"configuration updated ({written}; version {before['version']} kept in the history), one forced "
+            f"deployment, loaded by the new tasks: {loaded['matches']} 'Configuration loaded' line(s) since"
+        )
+        return Decision(
+            "acted",
+            why,
+            "L1",
+            f"{prefix}: config updated, loaded by the new tasks",  # SNS subjects stop at 100 characters
+            [why, "", *lines],
+            *versions,
+        )
+    observed = rollout.get("service") or action["serviceAfter"]
+    headline = "config not loaded" if rollout.get("stable") else "rollout not stable"
+    if not rollout.get("stable"):
+        failure = (
+            f"the service did not stabilise ({observed['running_count']} running / {observed['desired_count']} "
+            f"desired, rollout {observed['rollout_state']})"
+        )
+    else:
+        failure = f"no {loaded.get('pattern', 'Configuration loaded')!r} line since {loaded.get('since')}"
+    details = [f"What happened: wrote {written} and forced a new deployment, but {failure}."]
+    if restore and restore["outcome"] == "restored":
+        details.append(
+            f"Restored the previous configuration: the value of version {restore['previousVersion']} written again "
+            f"as version {restore['after']['version']}, and a second forced deployment."
+        )
+        subject = f"{prefix}: {headline}, previous config restored"
+        after = restore["after"]
+    else:
+        refusal = (restore or {}).get("authorization") or {"reason": "not attempted", "detail": ""}
+        details.append(
+            f"NOT restored ({refusal['reason']}: {refusal['detail']}). Restore by hand: aws ssm put-parameter "
+            f'--overwrite --name {parameter} --value "$(aws ssm get-parameter --name {parameter}:{before["version"]} '
+            '--query Parameter.Value --output text)", then force a new deployment.'
+        )
+        subject = f"{prefix}: {headline}, NOT restored"
+    why = " ".join(details).removeprefix("What happened: ")
+    return Decision("escalated", why, "L2", subject, [*details, "", *lines], before, after)
+
+
+def _outage_lines(state: dict, context: RunContext) -> list[str]:
+    request, assessment = state["request"], state.get("evidence")
+    lines = [f"Why it ran: {_trigger_line(request)}"]
+    if assessment:
+        lines += ["", f"Assessment: {assessment['headline']}", *outage.service_lines(assessment)]
+    lines += ["", "Links", f"Execution: {links.execution(context.region, context.execution_arn)}"]
+    if request.get("alarm_name"):
+        lines.append(f"Alarm: {links.alarm(context.region, request['alarm_name'])}")
+    return lines
+
+
+def _by_hand(plan: dict) -> list[str]:
+    if not plan.get("targets"):
+        return []
+    return ["", "To fail over by hand (DR services first, then traffic):", *plan["manualCommands"]]
+
+
+def complete_outage(state: dict, context: RunContext) -> Decision:
+    """L3 and L4 were paged with the assessment by the run itself; the record tells both how it ended."""
+    guard, assessment, plan = state.get("guard", {}), state.get("evidence"), state.get("plan") or {}
+    prefix = f"[ACSO {context.environment}] complete-outage"
+    lines = _outage_lines(state, context)
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    if not assessment["outage"]:
+        why = f"not a complete outage: {assessment['headline']}; no failover offered"
+        subject = f"{prefix}: {len(assessment['outOfService'])} of {assessment['total']} services down, not an outage"
+        return Decision("escalated", why, "L2", subject, [why, "", *lines])
+    if not plan.get("possible"):
+        why = f"{assessment['headline']}; L3 and L4 paged; failover not offered: {plan.get('why')}"
+        return Decision(
+            "escalated", why, None, f"{prefix}: paged, no failover offered", [why, *_by_hand(plan), "", *lines]
+        )
+    approval, action = state.get("approval") or {}, state["action"]
+    dr_region, parameter = plan["drRegion"], plan["activeRegionParameter"]
+    approved = (
+        f"failover to {dr_region} approved by {approval.get('approver', 'unknown')} at {approval.get('decidedAt')}"
+    )
+    outcome = action["outcome"]
+    if outcome == "dry-run":
+        calls = "; ".join(f"{c['operation']} {c['parameters']}" for c in action["call"])
+        why = f"{approved}; dry run: would call {calls}"
+        return Decision("dry-run", why, "L3", f"{prefix}: DRY RUN, would fail over to {dr_region}", [why, "", *lines])
+    if outcome == "recovered":
+        why = f"{approved}, but production recovered first ({action['assessment']['headline']}); no failover made"
+        subject = f"{prefix}: production recovered, no failover"
+        return Decision("recovered", why, "L3", subject, [why, "", *lines], also=("L4",))
+    if outcome == "refused":
+        refusal = action["authorization"]
+        why = f"{approved}, refused at the last check: {refusal['reason']}: {refusal['detail']}; no failover made"
+        subject = f"{prefix}: approved failover refused ({refusal['reason']})"
+        return Decision("escalated", why, "L3", subject, [why, *_by_hand(plan), "", *lines], also=("L4",))
+    dr_status, switch = state.get("drStatus") or {}, state.get("switch") or {}
+    before = {"activeRegion": plan["primaryRegion"], "drServices": action["before"]}
+    scaled = ", ".join(f"{t['agent']} {t['drDesiredBefore']} -> {t['target']}" for t in action["targets"])
+    if not dr_status.get("ready"):
+        why = (
+            f"{approved}; DR services scaled ({scaled}) but not all running after the checks (still short: "
+            f"{', '.join(dr_status.get('lagging', []))}); traffic NOT switched, {parameter} unchanged"
+        )
+        subject = f"{prefix}: DR services not ready, traffic NOT switched"
+        command = f"  aws ssm put-parameter --overwrite --name {parameter} --value {dr_region}"
+        details = [why, "", "Once the DR services run, switch traffic with:", command]
+        return Decision("escalated", why, "L3", subject, [*details, "", *lines], before, dr_status, also=("L4",))
+    if switch.get("outcome") != "switched":
+        refusal = switch.get("authorization") or {}
+        why = (
+            f"{approved}; DR services running ({scaled}) but the traffic switch was refused: "
+            f"{refusal.get('reason')}: {refusal.get('detail')}; {parameter} unchanged"
+        )
+        subject = f"{prefix}: DR running, traffic switch refused"
+        return Decision("escalated", why, "L3", subject, [why, *_by_hand(plan), "", *lines], before, None, ("L4",))
+    after = {"activeRegion": switch["after"], "drServices": dr_status.get("services")}
+    why = (
+        f"failed over to {dr_region}: DR services running ({scaled}), {parameter} {switch['before']} -> "
+        f"{switch['after']}; {approved}"
+    )
+    fail_back = f"  aws ssm put-parameter --overwrite --name {parameter} --value {plan['primaryRegion']}"
+    details = [why, "", "Production stays down: find the cause. To fail back once it runs again:", fail_back]
+    subject = f"{prefix}: FAILED OVER to {dr_region}"
+    return Decision("acted", why, "L3", subject, [*details, "", *lines], before, after, also=("L4",))
+
+
+def complete_outage_unapproved(state: dict, kind: str, message: str, context: RunContext) -> Decision:
+    """The failover was declined, or nobody answered in time: nothing changed; L3 and L4 are told again."""
+    plan, assessment = state.get("plan") or {}, state.get("evidence") or {}
+    prefix = f"[ACSO {context.environment}] complete-outage"
+    lines = [*_by_hand(plan), "", *_outage_lines(state, context)]
+    still = f"at the assessment: {assessment.get('headline', 'services down')}"
+    if kind == "ApprovalRejected":
+        why = f"failover to {plan.get('drRegion')} declined ({message}); no failover made; {still}"
+        return Decision("declined", why, "L3", f"{prefix}: failover declined, no failover", [why, *lines], also=("L4",))
+    why = (
+        f"nobody approved the failover to {plan.get('drRegion')} within {plan.get('approvalTimeoutSeconds')} s; "
+        f"no failover made; {still}"
+    )
+    subject = f"{prefix}: NOBODY APPROVED failover, still down"
+    details = [f"ESCALATED: {why}.", "Start the runbook again from the console to be asked again, or act by hand:"]
+    return Decision("escalated", why, "L3", subject, [*details, *lines], also=("L4",))
+
+
+def data_breach(state: dict, context: RunContext) -> Decision:
+    """An isolation (or restore) that was approved, refused, dry-run or not needed. A breach is never suppressed
+    silently: only a duplicate finding is audit-only; every other guard refusal pages L3 to act by hand."""
+    request, guard = state["request"], state.get("guard", {})
+    agent, service = request["agent"], request["service_name"]
+    restoring, verb = bool(request.get("restore")), "restore" if request.get("restore") else "isolate"
+    prefix = f"[ACSO {context.environment}] data-breach {agent}"
+    lines = [f"Why it ran: {breach.trigger_line(request)}"]
+    evidence = state.get("evidence") or {}
+    if evidence:
+        task, found = evidence.get("taskDefinition") or {}, evidence.get("logs") or {}
+        lines += [
+            "",
+            "Investigation",
+            _service_line(evidence["service"][agent]),
+            f"Task definition {task.get('taskDefinition')}: images {', '.join(map(str, task.get('images', [])))}",
+            f"Log lines of {agent} in the last {found.get('windowMinutes')} min: {found.get('matches')}",
+        ]
+    lines += [
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service: {links.ecs_service(context.region, request['cluster_name'], service)}",
+        f"Agents' logs: {links.log_group(context.region, context.log_group)}",
+    ]
+    by_hand = breach.isolate_by_hand(request["cluster_name"], service)
+    if not guard.get("proceed", False):
+        why = f"{guard.get('reason')}: {guard.get('detail')}"
+        if guard.get("reason") == "duplicate-event":
+            return Decision("suppressed", why, None, f"{prefix}: suppressed (duplicate-event)", lines)
+        todo = "restore it by hand once cleared" if restoring else f"isolate it by hand if needed: {by_hand}"
+        return Decision(
+            "escalated",
+            f"no automated {verb} ({why})",
+            "L2" if restoring else "L3",
+            f"{prefix}: no automated {verb} ({guard.get('reason')})",
+            [f"No automated {verb}: {why}; {todo}", "", *lines],
+        )
+    plan = state.get("plan") or {}
+    if not plan.get("possible", False):
+        why = plan.get("why", "nothing to do")
+        return Decision("escalated", why, "L2", f"{prefix}: nothing to {verb}", [why, "", *lines])
+    if request.get("dry_run"):
+        calls = "; ".join(f"{call['operation']} {call['parameters']}" for call in plan.get("calls", []))
+        why = f"dry run: would ask for approval, then call {calls}"
+        return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would {verb}", [why, "", *lines])
+    action, approval = state.get("action") or {}, state.get("approval") or {}
+    approved = f"approved by {approval.get('approver', '?')} at {approval.get('decidedAt', '?')}"
+    before, after = action.get("before"), action.get("after")
+    refusal = action.get("authorization") or {}
+    refused = f"{refusal.get('reason')}: {refusal.get('detail')}"
+    if restoring:
+        if action.get("outcome") == "restored":
+            why = f"restored {service}: desired count 0 -> {action['restoredTo']}, {approved}"
+            subject = f"{prefix}: restored to {action['restoredTo']} tasks"
+            return Decision("acted", why, "L2", subject, [why, "", *lines], before, after)
+        why = f"approved restore of {service} refused: {refused}; it still runs 0 tasks"
+        subject = f"{prefix}: restore refused ({refusal.get('reason')})"
+        return Decision("escalated", why, "L2", subject, [why, "", *lines], before, after)
+    forensics = state.get("forensics") or {}
+    retention = forensics.get("retention") or {}
+    evidence_line = (
+        f"Evidence: {forensics.get('manifestUri')} ({forensics.get('count', 0)} objects with SHA-256 checksums, "
+        f"Object Lock {retention.get('mode')} until {retention.get('retainUntil')})"
+    )
+    told = f"Told: {', '.join((state.get('notified') or {}).get('audiences', [])) or 'nobody'}"
+    restore = breach.restore_instruction(context.execution_arn, agent)
+    prior = action.get("priorDesiredCount")
+    if action.get("outcome") == "isolated":
+        why = f"isolated {service}: desired count {prior} -> 0, {approved}; evidence preserved"
+        return Decision(
+            "acted",
+            why,
+            "L3",
+            f"{prefix}: ISOLATED ({prior} -> 0 tasks), evidence preserved",
+            [
+                f"What happened: {why}",
+                f"Prior count: {prior} (recorded for the restore)",
+                evidence_line,
+                told,
+                restore,
+                "",
+                *lines,
+            ],
+            before,
+            after,
+        )
+    why = f"approved isolation of {service} refused at the last check: {refused}; it still runs; evidence preserved"
+    return Decision(
+        "escalated",
+        why,
+        "L3",
+        f"{prefix}: isolation REFUSED ({refusal.get('reason')}), isolate by hand",
+        [why, f"Isolate by hand: {by_hand}", evidence_line, told, "", *lines],
+        before,
+        after,
+    )
+
+
+def data_breach_unanswered(state: dict, context: RunContext) -> Decision:
+    """Nobody approved in time: nothing was changed, and one level up must decide now."""
+    request, plan = state["request"], state.get("plan") or {}
+    agent, service = request["agent"], request["service_name"]
+    restoring = bool(request.get("restore"))
+    what = f"restoring {service}" if restoring else f"isolating {service} (desired {plan.get('desiredCount')} -> 0)"
+    why = f"nobody approved {what} in time; nothing was changed"
+    todo = (
+        "Start the restore again when someone can approve it."
+        if restoring
+        else f"Decide now; isolate by hand if needed: {breach.isolate_by_hand(request['cluster_name'], service)}"
+    )
+    return Decision(
+        "escalated",
+        why,
+        "L3",
+        f"[ACSO {context.environment}] data-breach {agent}: approval timed out, NOT "
+        + ("restored" if restoring else "isolated"),
+        [
+            f"ESCALATED: {why}.",
+            todo,
+            f"Why it ran: {breach.trigger_line(request)}",
+            "",
+            f"Execution: {links.execution(context.region, context.execution_arn)}",
+        ],
+    )
+
+
+def backup_verification(state: dict, context: RunContext) -> Decision:
+    """Verified: audit only (nobody paged for a good backup). Anything missing: L2 with the failed checks, the
+    jobs and keys seen, and the consoles to open."""
+    request, evidence, assessment = state["request"], state["evidence"], state["assessment"]
+    objects, failed = evidence["objects"], [f for f in assessment["findings"] if not f["passed"]]
+    lines = []
+    for finding in sorted(assessment["findings"], key=lambda f: f["passed"]):
+        verdict = "OK" if finding["passed"] else "FAILED"
+        lines.append(f"{verdict} {finding['check']}: {finding['observed']} (expected {finding['expected']})")
+        lines += [f"    {line}" for line in finding["evidence"][:10]]
+    failed_jobs = [job for job in evidence["jobs"]["jobs"] if job["state"] != "COMPLETED"]
+    lines += [
+        "",
+        f"Why it ran: {_trigger_line(request)}",
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Backup jobs (vault {evidence['jobs']['vault']}): {links.backup_jobs(context.region)}",
+        *[f"Job {job['job_id']}: {links.backup_job(context.region, job['job_id'])}" for job in failed_jobs[:5]],
+        f"Backup prefix: {links.s3_prefix(context.region, objects['bucket'], objects['prefix'])}",
+    ]
+    prefix = f"[ACSO {context.environment}] backup-verification {request['day']}"
+    if not failed:
+        return Decision(
+            "verified",
+            "every backup job completed and the day's backup objects exist",
+            None,
+            f"{prefix}: verified",
+            lines,
+        )
+    missing = "; ".join(f"{f['check']}: {f['observed']}" for f in failed)
+    jobs = evidence["jobs"]["jobs"]
+    short = {  # the subject must stay under SNS's 100 characters
+        "backup-jobs-completed": "jobs failed"
+        if any(job["state"] not in ("COMPLETED", "CREATED", "PENDING", "RUNNING", "ABORTING") for job in jobs)
+        else ("no completed job" if jobs else "no backup job"),
+        "todays-backup-objects": "no objects",
+    }
+    what = ", ".join(short[f["check"]] for f in failed)
+    return Decision("escalated", missing, "L2", f"{prefix}: NOT VERIFIED, {what}", [f"Missing: {missing}", "", *lines])
+
+
+def dr_test(state: dict, context: RunContext) -> Decision:
+    """Restore validated within both objectives: L1 summary with the figures. Otherwise (objective missed, restore
+    not validated, no backup at all): L2."""
+    request, guard, backup = state["request"], state.get("guard", {}), state.get("backup") or {}
+    action, validation, report = state.get("action") or {}, state.get("validation") or {}, state.get("report") or {}
+    prefix = f"[ACSO {context.environment}] dr-test"
+    lines = [
+        f"Why it ran: {_trigger_line(request)}",
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+    ]
+    if backup.get("bucket"):
+        where = backup.get("prefix", "")
+        lines.append(f"Backup: {links.s3_prefix(context.region, backup['bucket'], where)}")
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    if not backup.get("found"):
+        return Decision(
+            "escalated",
+            backup.get("why", "no backup found"),
+            "L2",
+            f"{prefix}: NO BACKUP to restore",
+            [f"Nothing to restore: {backup.get('why')}", "", *lines],
+        )
+    before = {key: backup[key] for key in ("bucket", "prefix", "objectCount", "totalBytes", "newestObjectAt")}
+    if action.get("outcome") == "dry-run":
+        why = f"dry run: would call {action['call']['operation']} {action['call']['parameters']}"
+        return Decision(
+            "dry-run",
+            why,
+            "L1",
+            f"{prefix}: DRY RUN, would restore {backup['objectCount']} objects",
+            [why, "", *lines],
+            before,
+        )
+    if action.get("outcome") == "refused":
+        return guard_refusal(action["authorization"], prefix, lines)
+    objectives, cleanup = report["objectives"], state.get("cleanup") or {}
+    rto = f"RTO {figure(objectives['rtoMinutes'])} (objective {figure(objectives['rtoObjectiveMinutes'])})"
+    rpo = f"RPO {figure(objectives['rpoMinutes'])} (objective {figure(objectives['rpoObjectiveMinutes'])})"
+    figures = f"RTO {figure(objectives['rtoMinutes'])}, RPO {figure(objectives['rpoMinutes'])}"  # the subject's
+    copy = f"s3://{action['targetBucket']}/{action['targetPrefix']}"
+    target = f"{copy} ({action['region']})"
+    facts = [
+        f"{rto}: {'met' if objectives['rtoMet'] else 'MISSED'}",
+        f"{rpo}: {'met' if objectives['rpoMet'] else 'MISSED'} - newest backup object {backup['newestObjectAt']}",
+        f"Restored {action['copied']} of {backup['objectCount']} objects ({action['bytes']} bytes) from "
+        f"s3://{backup['bucket']}/{backup['prefix']} into {target}",
+        f"Validation: {'VALIDATED' if validation['validated'] else 'NOT VALIDATED'}, {validation['matched']} of "
+        f"{validation['checked']} equal ("
+        + (", ".join(f"{n} by {how}" for how, n in validation["methods"].items()) or "none")
+        + f"), {validation['restoredCount']} restored objects counted",
+        *[f"    {problem}" for problem in validation["problems"] + action.get("skipped", [])][:10],
+        f"Copy: {cleanup.get('outcome', 'kept')}"
+        + (
+            f" ({cleanup.get('deleted')} objects deleted)"
+            if cleanup.get("outcome") == "deleted"
+            else f"; remove it with: aws s3 rm --recursive --region {action['region']} {copy}"
+        ),
+        f"Report: {links.s3_object(context.region, report['report']['bucket'], report['report']['key'])}",
+    ]
+    after = {
+        "restoredTo": target,
+        "validated": validation["validated"],
+        "rtoMinutes": objectives["rtoMinutes"],
+        "rpoMinutes": objectives["rpoMinutes"],
+        "report": report["report"]["key"],
+    }
+    lines = [
+        *facts,
+        "",
+        *lines,
+        f"Restore: {links.s3_prefix(action['region'], action['targetBucket'], action['targetPrefix'])}",
+    ]
+    if validation["validated"] and objectives["rtoMet"] and objectives["rpoMet"]:
+        return Decision(
+            "passed", f"restore validated; {rto}; {rpo}", "L1", f"{prefix}: PASSED, {figures}", lines, before, after
+        )
+    missed = [name for name, met in (("RTO", objectives["rtoMet"]), ("RPO", objectives["rpoMet"])) if not met]
+    why = (
+        ("restore NOT validated; " if not validation["validated"] else "")
+        + (f"{' and '.join(missed)} objective missed; " if missed else "")
+        + f"{rto}; {rpo}"
+    )
+    subject = "restore NOT VALIDATED" if not validation["validated"] else f"{' and '.join(missed)} objective MISSED"
+    return Decision("escalated", why, "L2", f"{prefix}: {subject}, {figures}", lines, before, after)
+
+
+def weekly_performance_review(state: dict, context: RunContext) -> Decision:
+    """A short L1 summary of the weekly review: headline figures, anomalies, forecasts, the report's link."""
+    analysis, report = state["analysis"], state["report"]
+    headline, window, limits = analysis["headline"], analysis["window"], analysis["limits"]
+    anomalies = analysis["anomalies"]
+    report_link = links.s3_object(context.region, report["bucket"], report["keys"]["html"])
+    cpu_peak, memory_peak = headline.get("cpuPeak"), headline.get("memoryPeak")
+    lines = [
+        f"Window {window['start'][:16]} to {window['end'][:16]} UTC ({window['days']} days), "
+        f"{len(analysis['services'])} services. Report: {report_link}",
+        "",
+        f"CPU mean {_percent(headline['cpuMeanPercent'])}"
+        + (f" (peak {cpu_peak['agent']} {_percent(cpu_peak['percent'])})" if cpu_peak else ""),
+        f"Memory mean {_percent(headline['memoryMeanPercent'])}"
+        + (f" (peak {memory_peak['agent']} {_percent(memory_peak['percent'])})" if memory_peak else ""),
+        f"Error rate {performance_report.fmt(headline['errorRatePercent'], '%', 2)} "
+        f"(threshold {limits['error_rate_percent']:g} %)",
+        "",
+    ]
+    if anomalies:
+        lines += [f"ANOMALY {anomaly['text']}" for anomaly in anomalies]
+    elif analysis["baseline"]["found"]:
+        lines.append("No anomaly against the baseline.")
+    else:
+        lines.append("No baseline stored yet: nothing compared; this run created it.")
+    soon = [
+        f"{service['agent']}: {forecast['text']}"
+        for service in analysis["services"]
+        for forecast in service["forecasts"].values()
+        if forecast["verdict"] in ("above", "reaches")
+    ]
+    lines += ["", "Forecast"]
+    lines += soon or [f"No service reaches its CPU or memory threshold within {limits['forecast_days']} days."]
+    urgent = [r for r in analysis["recommendations"] if r["priority"] <= 2]
+    if urgent:
+        lines += ["", "Recommendations", *[f"- {r['text']}" for r in urgent[:5]]]
+        if len(urgent) > 5:
+            lines.append(f"- ... {len(urgent) - 5} more in the report")
+    lines += [
+        "",
+        performance_report.baseline_sentence(analysis),
+        "",
+        "Links",
+        f"Report: {report_link}",
+        f"Graphs and baseline: {links.s3_folder(context.region, report['bucket'], report['prefix'])}",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+    ]
+    prefix = f"[ACSO {context.environment}] weekly review {analysis['reportDate']}"  # SNS subjects: 100 characters
+    after = {
+        "report": f"s3://{report['bucket']}/{report['keys']['html']}",
+        "anomalies": len(anomalies),
+        "cpuMeanPercent": headline["cpuMeanPercent"],
+        "memoryMeanPercent": headline["memoryMeanPercent"],
+        "errorRatePercent": headline["errorRatePercent"],
+        "baselineFound": analysis["baseline"]["found"],
+        "baselineUpdated": analysis["baselineUpdate"]["updated"],
+    }
+    if anomalies:
+        first = anomalies[0]
+        more = f" and {len(anomalies) - 1} more" if len(anomalies) > 1 else ""
+        why = "; ".join(anomaly["text"] for anomaly in anomalies)
+        subject = f"{prefix}: {len(anomalies)} ANOMAL{'Y' if len(anomalies) == 1 else 'IES'} ({first['scope']} "
+        subject += f"{first['label']} {_signed_percent(first['changePercent'])}{more})"
+        return Decision("anomalous", why, "L1", subject, lines, after=after)
+    reached = len(soon)
+    outlook = f"{reached} threshold{'s' if reached != 1 else ''} within {limits['forecast_days']} days"
+    subject = f"{prefix}: {'no anomaly' if analysis['baseline']['found'] else 'first baseline'}, "
+    subject += outlook if reached else "no threshold in sight"
+    return Decision("reported", performance_report.verdict(analysis), "L1", subject, lines, after=after)
+
+
+def _signed_percent(value: float | None) -> str:
+    return "far off its baseline" if value is None else f"{value:+.0f} %"
+
+
 # Errors that mean "the request was refused before any change": audited, shown in the console, nobody paged.
 _REFUSED_ERRORS = {"InvalidInput": "rejected", "WriteRefused": "refused"}
 
@@ -376,6 +1064,11 @@ def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decisi
     kind = error.get("Error", "Unknown")
     message = _error_message(error)
     lines = [f"Error: {kind}: {message}", "", f"Execution: {links.execution(context.region, context.execution_arn)}"]
+    unapproved = state.get("paged") and not state.get("approval")
+    if runbook == "complete-outage" and kind in ("ApprovalRejected", "States.Timeout") and unapproved:
+        return complete_outage_unapproved(state, kind, message, context)
+    if runbook == "data-breach" and kind == "States.Timeout" and state.get("plan") and not state.get("approval"):
+        return data_breach_unanswered(state, context)
     if kind == "ApprovalRejected":
         return Decision(
             "declined",

@@ -53,6 +53,15 @@ def restore_prior_count(event: dict, context: LambdaContext) -> dict:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+def roll_back_resize(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = high_cpu.roll_back_resize(request, event["resized"])
+    logger.info("Rolled back the resize", extra={"restore": result})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def plan_resize(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = high_cpu.plan_resize(request, load_settings())

@@ -35,3 +35,12 @@ def verify_stable(event: dict, context: LambdaContext) -> dict:
     result = scale_agent.verify_stable(request, load_settings())
     logger.info("Verification", extra={"verification": result})
     return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def apply_scaling_policy(event: dict, context: LambdaContext) -> dict:
+    request = ScaleRequest.model_validate(event["request"])
+    result = scale_agent.apply_scaling_policy(request, load_settings())
+    logger.info("Step-scaling policy", extra={"outcome": result["outcome"], "calls": result["calls"]})
+    return result

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from remediation.adapters import state_store
 from remediation.clock import utc_now
+from remediation.logic.complete_outage import fleet_resource
+from remediation.logic.guard import release_resource
 from remediation.settings import Settings
 
 
 def release_abandoned(execution_arn: str, status: str, state_machine_arn: str, settings: Settings) -> dict:
     resources = [f"{settings.cluster_name}/{service}" for service in settings.services.values()]
+    resources.append(fleet_resource(settings))  # complete-outage holds the fleet, not a service
     released = [
         resource
         for resource in resources
         if state_store.lease_owner(settings.state_table, resource) == execution_arn
-        and state_store.release_lease(settings.state_table, resource, execution_arn)
+        and release_resource(resource, execution_arn, settings)
     ]
     runbook = state_machine_arn.rsplit(":", 1)[-1].removeprefix(f"acso-{settings.environment}-")
     if not state_store.has_audit_record(settings.state_table, runbook, execution_arn):

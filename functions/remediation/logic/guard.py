@@ -3,24 +3,32 @@
 `admit` runs right after normalize, before anything else: flags (fail closed), kill switch,
 maintenance, circuit breaker, duplicate event, blast radius, cooldown, per-service lease.
 `authorize_write` runs inside the act step, immediately before the write: the alarm is still in
-ALARM, no deployment is in progress, the target is within floor and cap, and the hourly action
-budget has room. Dry run is not a refusal: the act step records the exact call instead of making it.
+ALARM, no deployment is in progress, the target is within floor and cap (the one exception: desired 0 for a
+data-breach isolation a person approved, see `_is_approved_isolation`), and the hourly action budget has room.
+Dry run is not a refusal: the act step records the exact call instead of making it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from remediation.adapters import alarms, flags, state_store
 from remediation.adapters.ecs import ServiceState
 from remediation.clock import utc_now
+from remediation.domain.approval import APPROVED
 from remediation.domain.maintenance import active_window
 from remediation.domain.requests import ServiceRequest
 from remediation.errors import FlagStoreUnavailable
+from remediation.logic import scale_in_hold
 from remediation.settings import Settings
 
 _CLAIM_TTL_SECONDS = 7 * 24 * 3600  # longer than EventBridge's 24 h retry window
+ISOLATING_RUNBOOKS = frozenset({"data-breach"})
+"""The only runbooks that may take a service below the floor, to exactly 0 tasks, with a recorded approval."""
+ISOLATE_ACTION = "isolate-service"
+"""The approval proposal's action an isolation must carry (logic/data_breach.py)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,14 @@ def admit(request: ServiceRequest, action: str, execution_arn: str, settings: Se
     return GuardVerdict(
         True, "clear", "flags, breaker, duplicate, blast radius, cooldown and lease checked", {"resource": resource}
     )
+
+
+def automation_paused(runbook: str, now: datetime, settings: Settings) -> GuardVerdict | None:
+    """Flags (fail closed), kill switch, maintenance and the runbook's circuit breaker: the refusal, or None.
+
+    For a runbook whose guard is not per service (complete-outage): it checks these before each write itself.
+    """
+    return _automation_paused(runbook, now, settings)
 
 
 def _automation_paused(runbook: str, now: datetime, settings: Settings) -> GuardVerdict | None:
@@ -129,19 +145,30 @@ class WriteAuthorization:
 
 
 def authorize_write(
-    request: ServiceRequest, current: ServiceState, target: int, execution_arn: str, settings: Settings
+    request: ServiceRequest,
+    current: ServiceState,
+    target: int,
+    execution_arn: str,
+    settings: Settings,
+    *,
+    replaces_deployment: bool = False,
+    approved_isolation: dict | None = None,
 ) -> WriteAuthorization:
-    """The last checks before changing a service, made on the state just read, in this order."""
+    """The last checks before changing a service, made on the state just read, in this order.
+
+    `replaces_deployment`: the write is a rollback, whose very purpose is to replace a deployment that may
+    still be in progress (a failing release); every other check still applies.
+    """
     if request.alarm_name:
         state = alarms.states([request.alarm_name]).get(request.alarm_name, "MISSING")
         if state != "ALARM":
             return WriteAuthorization(False, "alarm-resolved", f"{request.alarm_name} is {state} now")
-    if current.deployments > 1 or current.rollout_state == "IN_PROGRESS":
+    if not replaces_deployment and (current.deployments > 1 or current.rollout_state == "IN_PROGRESS"):
         return WriteAuthorization(
             False, "deployment-in-progress", f"{current.service_name} has a deployment in progress"
         )
     floor, cap = settings.guard.min_desired_count, settings.high_cpu.max_desired_count
-    if target < floor:
+    if target < floor and not _is_approved_isolation(request, target, execution_arn, settings, approved_isolation):
         return WriteAuthorization(False, "below-floor", f"desired {target} is below the floor {floor}")
     if target > cap:
         return WriteAuthorization(False, "above-cap", f"desired {target} is above the cap {cap}")
@@ -155,8 +182,38 @@ def authorize_write(
     return WriteAuthorization(True, "authorized", "alarm, deployment, floor, cap and budget checked")
 
 
+def _is_approved_isolation(
+    request: ServiceRequest, target: int, execution_arn: str, settings: Settings, approval: dict | None
+) -> bool:
+    """The one way below the floor: desired exactly 0 (isolation), asked by an isolating runbook, and approved
+    by a person for THIS execution and THIS service, as the approval store recorded it (the state machine's
+    `$.approval` alone is not trusted)."""
+    if target != 0 or not approval or request.runbook not in ISOLATING_RUNBOOKS:
+        return False
+    recorded = state_store.approval_record(settings.state_table, str(approval.get("approvalId") or ""))
+    try:
+        proposal = json.loads(recorded.get("proposal") or "{}")
+    except ValueError:
+        return False
+    return (
+        recorded.get("status") == APPROVED
+        and recorded.get("executionArn") == execution_arn
+        and recorded.get("runbook") == request.runbook
+        and bool(recorded.get("approver"))
+        and proposal.get("action") == ISOLATE_ACTION
+        and proposal.get("service") == request.service_name
+    )
+
+
 def release(lease: dict | None, execution_arn: str, settings: Settings) -> bool | None:
-    """Release our lease if we hold one; None when there was nothing to release."""
+    """Release our lease if we hold one (and end what it held, see logic/scale_in_hold.py); None when there
+    was nothing to release."""
     if not lease:
         return None
-    return state_store.release_lease(settings.state_table, lease["resource"], execution_arn)
+    return release_resource(lease["resource"], execution_arn, settings)
+
+
+def release_resource(resource: str, execution_arn: str, settings: Settings) -> bool:
+    released = state_store.release_lease_item(settings.state_table, resource, execution_arn)
+    scale_in_hold.let_go(resource, released)
+    return released is not None

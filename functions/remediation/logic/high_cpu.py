@@ -10,6 +10,7 @@ from remediation.clock import utc_now
 from remediation.domain.fargate import next_size
 from remediation.domain.requests import ServiceRequest
 from remediation.domain.scaling import plan_scale_out
+from remediation.logic import scale_in_hold
 from remediation.logic.guard import authorize_write, lease_resource
 from remediation.settings import Settings
 
@@ -59,11 +60,12 @@ def scale_out(request: ServiceRequest, execution_arn: str, settings: Settings) -
                 "call": call,
                 "authorization": authorization.to_dict(),
             }
+    autoscaler = scale_in_hold.hold(request.cluster_name, request.service_name, execution_arn, settings)
     after = ecs.set_desired_count(request.cluster_name, request.service_name, target)
     state_store.record_action(
         settings.state_table, lease_resource(request), ACTION, utc_now(), settings.guard.cooldown_seconds
     )
-    return result | {"outcome": "scaled", "after": after.to_dict(), "call": call}
+    return result | {"outcome": "scaled", "after": after.to_dict(), "call": call, "autoscaler": autoscaler}
 
 
 def verify(request: ServiceRequest, target_desired: int, execution_arn: str, settings: Settings) -> dict:
@@ -109,6 +111,13 @@ def restore(request: ServiceRequest, prior_desired: int, settings: Settings) -> 
     target = max(prior_desired, settings.guard.min_desired_count)
     after = ecs.set_desired_count(request.cluster_name, request.service_name, target)
     return {"restoredTo": target, "after": after.to_dict()}
+
+
+def roll_back_resize(request: ServiceRequest, resized: dict) -> dict:
+    """Undo an approved resize whose tasks never started: the recorded prior revision again (absolute)."""
+    prior = resized["before"]["taskDefinition"]
+    after = ecs.deploy_task_definition(request.cluster_name, request.service_name, prior)
+    return {"restoredTo": prior, "after": after.to_dict()}
 
 
 def plan_resize(request: ServiceRequest, settings: Settings) -> dict:

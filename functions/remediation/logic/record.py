@@ -17,6 +17,14 @@ _SUMMARIES = {
     "daily-health-check": summaries.health_check,
     "scale-agent": summaries.scale_agent,
     "restart-agent": summaries.restart_agent,
+    "config-update": summaries.config_update,
+    "rollback": summaries.rollback,
+    "memory-leak": summaries.memory_leak,
+    "complete-outage": summaries.complete_outage,
+    "data-breach": summaries.data_breach,
+    "backup-verification": summaries.backup_verification,
+    "dr-test": summaries.dr_test,
+    "weekly-performance-review": summaries.weekly_performance_review,
 }
 
 
@@ -36,6 +44,9 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
     request = state.get("request", {})
     incident = (request.get("idempotency_key") or execution_arn).rsplit("#", 1)[0]
     message_id = _notify_once(decision, runbook, incident, execution_arn, settings) if decision.level else None
+    also_notified = {
+        level: _notify_once(decision, runbook, incident, execution_arn, settings, level) for level in decision.also
+    }
     state_store.put_audit_record(
         settings.state_table,
         runbook,
@@ -53,39 +64,45 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
             "before": decision.before,
             "after": decision.after,
             "call": (state.get("action") or {}).get("call"),
+            "restore": state.get("restore"),
             "approval": state.get("approval"),
             "evidence": state.get("evidence"),
             "error": state.get("error"),
             "notifiedLevel": decision.level,
             "messageId": message_id,
+            "alsoNotified": also_notified or None,
             "leaseReleased": released,
         },
     )
     return {"decision": decision.decision, "why": decision.why, "notified": decision.level, "messageId": message_id}
 
 
-def _notify_once(decision: Decision, runbook: str, incident: str, execution_arn: str, settings: Settings) -> str:
+def _notify_once(
+    decision: Decision, runbook: str, incident: str, execution_arn: str, settings: Settings, level: str | None = None
+) -> str:
     """A retried record step (or the failure path after a failed record) does not page twice."""
-    earlier = state_store.notified_message(settings.state_table, execution_arn, decision.decision)
+    level = level or decision.level
+    key = decision.decision if level == decision.level else f"{decision.decision}@{level}"
+    earlier = state_store.notified_message(settings.state_table, execution_arn, key)
     if earlier:
         return earlier
-    message_id = _publish(decision, runbook, incident, settings)
+    message_id = _publish(decision, runbook, incident, settings, level)
     state_store.remember_notification(
-        settings.state_table, execution_arn, decision.decision, message_id, utc_now(), _NOTIFIED_TTL_SECONDS
+        settings.state_table, execution_arn, key, message_id, utc_now(), _NOTIFIED_TTL_SECONDS
     )
     return message_id
 
 
-def _publish(decision: Decision, runbook: str, incident: str, settings: Settings) -> str:
-    level = settings.escalation[decision.level]
+def _publish(decision: Decision, runbook: str, incident: str, settings: Settings, level_name: str) -> str:
+    level = settings.escalation[level_name]
     respond = f"respond within {level.response_minutes} min" if level.response_minutes else "respond immediately"
     header = (
-        f"{decision.decision.upper()} - escalation {decision.level}: {level.role}, severity {level.severity}, {respond}"
+        f"{decision.decision.upper()} - escalation {level_name}: {level.role}, severity {level.severity}, {respond}"
     )
     return notifier.publish(
         level.topic_arn,
         decision.subject,
         "\n".join([header, f"Incident: {incident}", "", *decision.lines]),
         # Subscribers (chat, paging) group every message about one incident by this attribute.
-        {"runbook": runbook, "decision": decision.decision, "level": decision.level, "incident": incident},
+        {"runbook": runbook, "decision": decision.decision, "level": level_name, "incident": incident},
     )
