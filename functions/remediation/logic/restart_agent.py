@@ -5,8 +5,9 @@ from __future__ import annotations
 from remediation.adapters import ecs, state_store
 from remediation.clock import utc_now
 from remediation.domain.requests import ServiceRequest
-from remediation.logic.guard import authorize_write
+from remediation.logic.guard import authorize_write, lease_resource
 
+ACTION = "restart"  # the guard's cooldown key (AcquireGuard's action in restart_agent.asl.json)
 ROLLOUT_CHECKS = 10  # x ROLLOUT_POLL_SECONDS: how long a restart may take before it escalates
 ROLLOUT_POLL_SECONDS = 60
 _PLAN_TTL_SECONDS = 7 * 24 * 3600
@@ -31,11 +32,16 @@ def restart(request: ServiceRequest, execution_arn: str, settings) -> dict:
     }
     if request.dry_run:
         return result | {"outcome": "dry-run", "after": current.to_dict()}
-    if first["before"] == current.to_dict():  # not yet restarted by an earlier attempt of this step
-        authorization = authorize_write(request, current, current.desired_count, execution_arn, settings)
-        if not authorization.allowed:
-            return result | {"outcome": "refused", "after": current.to_dict(), "authorization": authorization.to_dict()}
+    if first["before"] != current.to_dict():
+        # An earlier attempt of this step already forced the deployment (and failed after it): never twice.
+        return result | {"outcome": "restarted", "after": current.to_dict()}
+    authorization = authorize_write(request, current, current.desired_count, execution_arn, settings)
+    if not authorization.allowed:
+        return result | {"outcome": "refused", "after": current.to_dict(), "authorization": authorization.to_dict()}
     after = ecs.force_new_deployment(request.cluster_name, request.service_name)
+    state_store.record_action(
+        settings.state_table, lease_resource(request), ACTION, utc_now(), settings.guard.cooldown_seconds
+    )
     return result | {"outcome": "restarted", "after": after.to_dict()}
 
 
