@@ -1,9 +1,11 @@
-"""`python -m simulator run [SCENARIO...]`: every scenario (or the named ones) in the embedded emulator;
+"""`python -m simulator run [--jobs N] [SCENARIO...]`: every scenario (or the named ones) in the embedded emulator,
+in N worker processes (default: one per CPU);
 `python -m simulator serve [--port N]`: the emulated AWS on a loopback port, for the AWS CLI."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from simulator import serve
@@ -19,6 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "scenarios", nargs="*", metavar="SCENARIO", help=f"default: all ({', '.join(s.name for s in SCENARIOS)})"
     )
+    run_parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="worker processes running scenarios side by side (default: the CPU count, %(default)s)",
+    )
     commands.add_parser("list", help="list the scenarios")
     serve_parser = commands.add_parser(
         "serve", help="serve the emulated AWS (stack deployed, production seeded) to the AWS CLI until Ctrl-C"
@@ -31,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return serve.serve(args.port, args.start, args.world, args.verbose)
-    return run(args.scenarios)
+    return run(args.scenarios, jobs=args.jobs)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of processes, got {text!r}")
+    return int(text)
 
 
 def _scenario_profiles(name: str) -> dict[str, ServiceProfile]:

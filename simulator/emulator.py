@@ -15,6 +15,7 @@ that moves the hooked code fails loudly instead of silently sleeping or miscount
 from __future__ import annotations
 
 import ast
+import copy
 import decimal
 import functools
 import io
@@ -47,14 +48,21 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.backup import urls as backup_urls
+from moto.backup.models import backup_backends
 from moto.cloudwatch.models import Statistics, cloudwatch_backends
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.models import botocore_stubber, patch_client
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
+from moto.ecr.models import ecr_backends
+from moto.ecs.models import Task as EcsTask
 from moto.ecs.models import ecs_backends
 from moto.events.models import EventPattern
+from moto.iam.exceptions import NotFoundException as IamNotFound
+from moto.iam.models import iam_backends
+from moto.iam.responses import IamResponse
+from moto.kms import models as kms_models
 from moto.logs.utils import EventMessageFilter
 from moto.s3.models import s3_backends
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
@@ -65,6 +73,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.parse import asl_parser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from werkzeug.serving import make_server
@@ -107,6 +117,11 @@ _FAKE_ENV = {
 }
 # Variables that would make botocore look for real credentials/profiles while the fake ones are active.
 _CLEARED_ENV = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+# PATCH 16: ASL definition -> its ANTLR parse tree, process-wide (parsing one runbook costs ~0.4 s; see the patch).
+_PARSE_TREES: dict[str, Any] = {}
+_PARSE_TREES_LOCK = threading.Lock()
+# PATCH 17: the one private key every symmetric KMS key gets (they never use it), made once per process.
+_SYMMETRIC_KEYS_PRIVATE_KEY: list[Any] = []
 
 
 class VirtualClock:
@@ -380,6 +395,15 @@ def _query_time(value: str) -> datetime:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_BACKUP_RESOURCE_TYPES = {"rds": "RDS", "dynamodb": "DynamoDB", "ec2": "EC2", "s3": "S3", "efs": "EFS"}
+"""AWS Backup's ResourceType of a resource, by the service in its ARN (PATCH 17)."""
+
+
+def _rest_json_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    """An error of a REST-JSON service (AWS Backup) as botocore parses it: the code in `x-amzn-ErrorType`."""
+    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": code}, json.dumps({"Message": message})
+
+
 def _decimal_as_number(value: Any) -> Any:
     """The Lambda Python runtime (awslambdaric) encodes Decimal (e.g. from DynamoDB) as a JSON number."""
     if isinstance(value, decimal.Decimal):
@@ -457,6 +481,13 @@ class EmbeddedAws:
         # AWS Backup jobs the simulated world ran, by region then job id (PATCH 13 answers ListBackupJobs).
         self._backup_jobs: dict[str, dict[str, dict[str, Any]]] = {}
         self._backup_jobs_lock = threading.Lock()
+        self._on_demand_backup_ids: set[str] = set()
+        """Jobs started with StartBackupJob (PATCH 17), which the simulated world runs to completion."""
+        # IAM last-accessed (PATCH 21): (role ARN, service namespace) -> (when, region) the role last used it, and
+        # the report jobs GenerateServiceLastAccessedDetails started (job id -> role ARN, created at).
+        self._service_access: dict[tuple[str, str], tuple[datetime, str]] = {}
+        self._last_accessed_jobs: dict[str, tuple[str, datetime]] = {}
+        self._iam_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -639,6 +670,170 @@ class EmbeddedAws:
 
         self._install_service_fidelity_patches(stack)
         self._install_cloudwatch_patches(stack)
+        self._install_speed_patches(stack)
+        self._install_iam_last_accessed_patches(stack)
+
+    def _install_iam_last_accessed_patches(self, stack: ExitStack) -> None:
+        """IAM's last-accessed information (the access review reads it); moto has none of it."""
+        embedded = self
+
+        # PATCH 21 - moto/iam/responses.py IamResponse has no GenerateServiceLastAccessedDetails,
+        # GetServiceLastAccessedDetails nor ListPoliciesGrantingServiceAccess. Answer them from the role's policy
+        # documents in moto's IAM backend (the services they grant) and the accesses the simulated world recorded
+        # (`record_service_access`). A job completes LAST_ACCESSED_JOB_SECONDS of virtual time after it started.
+        def generate(responses: IamResponse) -> ActionResult:
+            role = embedded._iam_role(responses._get_param("Arn"))
+            job_id = str(uuid.uuid4())
+            with embedded._iam_lock:
+                embedded._last_accessed_jobs[job_id] = (role.arn, embedded.clock.now())
+            return ActionResult({"JobId": job_id})
+
+        def get_details(responses: IamResponse) -> ActionResult:
+            return ActionResult(
+                embedded._last_accessed_report(
+                    responses._get_param("JobId"), responses._get_param("Marker"), responses._get_param("MaxItems")
+                )
+            )
+
+        def list_granting(responses: IamResponse) -> ActionResult:
+            role = embedded._iam_role(responses._get_param("Arn"))
+            grants = _granted_namespaces(role)
+            entries = [
+                {"ServiceNamespace": namespace, "Policies": grants.get(namespace, [])}
+                for namespace in responses._get_param("ServiceNamespaces") or []
+            ]
+            return ActionResult({"PoliciesGrantingServiceAccess": entries, "IsTruncated": False})
+
+        for name, method in (
+            ("generate_service_last_accessed_details", generate),
+            ("get_service_last_accessed_details", get_details),
+            ("list_policies_granting_service_access", list_granting),
+        ):
+            stack.enter_context(mock.patch.object(IamResponse, name, method, create=True))
+
+    # ------------------------------------------------------------------ simulated IAM last-accessed, ECR scans
+
+    LAST_ACCESSED_JOB_SECONDS = 8
+    """IAM builds a last-accessed report asynchronously; here it takes this much virtual time."""
+
+    def _iam_role(self, arn: str) -> Any:
+        name = (arn or "").rsplit("/", 1)[-1]
+        for role in iam_backends[self.account_id]["aws"].roles.values():
+            if role.arn == arn or (":role/" not in (arn or "") and role.name == name):
+                return role
+        raise IamNotFound(f"The role with ARN {arn} cannot be found.")
+
+    def record_service_access(self, role_name: str, namespace: str, when: datetime, region: str | None = None) -> None:
+        """The role last authenticated to this service (IAM namespace, e.g. `s3`) at `when`, like IAM tracks it."""
+        role = iam_backends[self.account_id]["aws"].get_role(role_name)
+        with self._iam_lock:
+            self._service_access[(role.arn, namespace)] = (when.astimezone(UTC), region or self.region)
+
+    def set_role_activity(
+        self, role_name: str, created: datetime | None = None, last_used: datetime | None = None
+    ) -> None:
+        """The role's CreateDate and RoleLastUsed (moto stamps the wall clock at creation and never uses a role).
+        moto documents `Role.last_used` as public API (getmoto/moto#6859); times are stored naive UTC like moto's."""
+        role = iam_backends[self.account_id]["aws"].get_role(role_name)
+        if created is not None:
+            role.create_date = created.astimezone(UTC).replace(tzinfo=None)
+        if last_used is not None:
+            role.last_used = last_used.astimezone(UTC).replace(tzinfo=None)
+            role.last_used_region = self.region
+
+    def _last_accessed_report(self, job_id: str, marker: str | None, max_items: Any) -> dict[str, Any]:
+        with self._iam_lock:
+            job = self._last_accessed_jobs.get(job_id)
+            accesses = dict(self._service_access)
+        if job is None:
+            raise IamNotFound(f"The job with ID {job_id} cannot be found.")
+        arn, created = job
+        report: dict[str, Any] = {"JobType": "SERVICE_LEVEL", "JobCreationDate": created, "IsTruncated": False}
+        completed = created + timedelta(seconds=self.LAST_ACCESSED_JOB_SECONDS)
+        if self.clock.now() < completed:
+            return report | {"JobStatus": "IN_PROGRESS", "ServicesLastAccessed": []}
+        tracked_since = self.clock.now() - timedelta(days=400)
+        services = []
+        for namespace in sorted(_granted_namespaces(self._iam_role(arn))):
+            entry: dict[str, Any] = {
+                "ServiceName": _SERVICE_NAMES.get(namespace, f"AWS {namespace}"),
+                "ServiceNamespace": namespace,
+                "TotalAuthenticatedEntities": 0,
+            }
+            when, region = accesses.get((arn, namespace), (None, None))
+            if when is not None and tracked_since <= when <= completed:
+                entry |= {
+                    "LastAuthenticated": when,
+                    "LastAuthenticatedEntity": arn,
+                    "LastAuthenticatedRegion": region,
+                    "TotalAuthenticatedEntities": 1,
+                }
+            services.append(entry)
+        start, size = int(marker or 0), int(max_items or 100)
+        page = services[start : start + size]
+        report |= {"JobStatus": "COMPLETED", "JobCompletionDate": completed, "ServicesLastAccessed": page}
+        if start + size < len(services):
+            report |= {"IsTruncated": True, "Marker": str(start + size)}
+        return report
+
+    def put_image_scan_findings(
+        self, repository: str, tag: str, response: dict[str, Any], region: str | None = None
+    ) -> None:
+        """What ECR's DescribeImageScanFindings answers for repository:tag: moto's documented custom results
+        (`moto-api/static/ecr/scan-finding-results`), kept per image. Without them moto answers every scanned image
+        with one fake HIGH CVE-9999-9999, so the simulated world always sets them."""
+        backend = ecr_backends[self.account_id][region or self.region]
+        backend.scan_finding_results.append(
+            {"repositoryName": repository, "imageId": {"imageTag": tag}} | response | {"repositoryName": repository}
+        )
+
+    def _install_speed_patches(self, stack: ExitStack) -> None:
+        """Where moto repeats costly work whose result cannot differ; behaviour is unchanged."""
+
+        # PATCH 16 - moto/.../asl/parse/asl_parser.py AmazonStateLanguageParser.parse: moto parses a definition
+        # with ANTLR on CreateStateMachine and again on every StartExecution (~0.4 s for a runbook, most of a
+        # scenario's deploy). The parse tree of a definition string never changes, so it is kept for the process;
+        # the evaluation program is still built fresh from it for every call (moto's components hold execution
+        # state), exactly as moto builds it. An invalid definition is never kept: it raises as before.
+        original_parse = asl_parser.AmazonStateLanguageParser.parse
+
+        def parse(definition: str) -> tuple[Any, Any]:
+            tree = _PARSE_TREES.get(definition)
+            if tree is None:
+                program, tree = original_parse(definition)
+                with _PARSE_TREES_LOCK:
+                    _PARSE_TREES[definition] = tree
+                return program, tree
+            return Preprocessor().visit(tree), tree
+
+        stack.enter_context(mock.patch.object(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse)))
+
+        # PATCH 16b - moto/stepfunctions/parser/models.py StepFunctionsParserBackend._validate_definition: a
+        # definition whose parse tree is kept above parsed without error, so it is valid; others are checked as before.
+        original_validate = StepFunctionsParserBackend._validate_definition
+
+        def validate_definition(definition: str) -> None:
+            if definition not in _PARSE_TREES:
+                original_validate(definition)
+
+        stack.enter_context(
+            mock.patch.object(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))
+        )
+
+        # PATCH 17 - moto/kms/models.py module global `generate_private_key`: every KMS key, symmetric ones too,
+        # gets a fresh RSA-2048 private key (~0.1 s each), which only asymmetric Sign/Verify/GetPublicKey use. A
+        # SYMMETRIC_DEFAULT key (the stack's keys) never uses it: it gets one generated once per process instead.
+        original_generate = kms_models.generate_private_key
+
+        def generate_private_key(key_spec: str) -> Any:
+            if key_spec != "SYMMETRIC_DEFAULT":
+                return original_generate(key_spec)
+            with _PARSE_TREES_LOCK:
+                if not _SYMMETRIC_KEYS_PRIVATE_KEY:
+                    _SYMMETRIC_KEYS_PRIVATE_KEY.append(original_generate(key_spec))
+                return _SYMMETRIC_KEYS_PRIVATE_KEY[0]
+
+        stack.enter_context(mock.patch.object(kms_models, "generate_private_key", generate_private_key))
 
     def _install_service_fidelity_patches(self, stack: ExitStack) -> None:
         """Where moto is not faithful to a service behaviour the runbooks depend on."""
@@ -763,7 +958,19 @@ class EmbeddedAws:
         # PATCH 13 - moto/backup/urls.py `url_paths`: moto has no AWS Backup jobs (ListBackupJobs answers 404
         # "Not yet implemented"). Route `GET /backup-jobs/` to `_list_backup_jobs`, which answers from the jobs
         # the simulated world recorded with `put_backup_job`, filtered and paginated like AWS Backup.
-        stack.enter_context(mock.patch.dict(backup_urls.url_paths, {"{0}/backup-jobs/?$": self._list_backup_jobs}))
+        # PATCH 17 - the same `url_paths`: moto has no StartBackupJob (`PUT /backup-jobs`, the same path as
+        # ListBackupJobs) nor DescribeBackupJob (`GET /backup-jobs/<id>`). `_backup_jobs_endpoint` sends a PUT to
+        # `_start_backup_job`, which records an on-demand job (CREATED, idempotent per token) with `put_backup_job`;
+        # `_describe_backup_job` answers from the recorded jobs. The simulated world runs the jobs to completion.
+        stack.enter_context(
+            mock.patch.dict(
+                backup_urls.url_paths,
+                {
+                    "{0}/backup-jobs/?$": self._backup_jobs_endpoint,
+                    "{0}/backup-jobs/(?P<job_id>[^/]+)$": self._describe_backup_job,
+                },
+            )
+        )
 
     def _install_cloudwatch_patches(self, stack: ExitStack) -> None:
         """CloudWatch statistics and metric widget images the weekly performance review reads."""
@@ -806,6 +1013,12 @@ class EmbeddedAws:
         with self._backup_jobs_lock:
             return [dict(job) for job in self._backup_jobs.get(region or self.region, {}).values()]
 
+    def on_demand_backup_jobs(self, region: str | None = None) -> list[dict[str, Any]]:
+        """The jobs StartBackupJob created (PATCH 17), as recorded now."""
+        with self._backup_jobs_lock:
+            jobs = self._backup_jobs.get(region or self.region, {})
+            return [dict(job) for job_id, job in jobs.items() if job_id in self._on_demand_backup_ids]
+
     def _list_backup_jobs(self, request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
         """ListBackupJobs (REST-JSON, querystring filters; newest first; `maxResults` default 1000 and a
         `nextToken`), answered from `put_backup_job`'s jobs of the region named in the host."""
@@ -838,6 +1051,62 @@ class EmbeddedAws:
         }
         if start + size < len(jobs):
             body["NextToken"] = str(start + size)
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def _backup_jobs_endpoint(self, request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        """`/backup-jobs/`: PUT is StartBackupJob (PATCH 17), GET is ListBackupJobs (PATCH 13)."""
+        if request.method == "PUT":
+            return self._start_backup_job(request, full_url)
+        return self._list_backup_jobs(request, full_url, headers)
+
+    def _start_backup_job(self, request: Any, full_url: str) -> tuple[int, dict[str, str], str]:
+        """StartBackupJob: an on-demand job in the vault (which must exist), CREATED now; the same IdempotencyToken
+        for the same vault and resource returns the job it created."""
+        region = urllib.parse.urlsplit(full_url).netloc.split(".")[1]
+        body = json.loads(request.get_data() or b"{}")
+        vault, resource = body["BackupVaultName"], body["ResourceArn"]
+        if vault not in backup_backends[self.account_id][region].vaults:
+            return _rest_json_error(404, "ResourceNotFoundException", f"Backup vault {vault} does not exist")
+        token = body.get("IdempotencyToken") or uuid.uuid4().hex
+        job_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{vault}|{resource}|{token}")).upper()
+        with self._backup_jobs_lock:
+            job = self._backup_jobs.get(region, {}).get(job_id)
+        if job is None:
+            service, resource_name = resource.split(":")[2], re.split(r"[:/]", resource.split(":", 5)[5])[-1]
+            job = {
+                "AccountId": self.account_id,
+                "BackupJobId": job_id,
+                "BackupVaultName": vault,
+                "BackupVaultArn": f"arn:aws:backup:{region}:{self.account_id}:backup-vault:{vault}",
+                "RecoveryPointArn": f"arn:aws:backup:{region}:{self.account_id}:recovery-point:{job_id}",
+                "ResourceArn": resource,
+                "ResourceName": resource_name,
+                "ResourceType": _BACKUP_RESOURCE_TYPES.get(service, service),
+                "IamRoleArn": body.get("IamRoleArn", ""),
+                "CreationDate": self.clock.now(),
+                "State": "CREATED",
+                "PercentDone": "0.0",
+            }
+            self.put_backup_job(job, region)
+            with self._backup_jobs_lock:
+                self._on_demand_backup_ids.add(job_id)
+        answer = {
+            "BackupJobId": job_id,
+            "RecoveryPointArn": job["RecoveryPointArn"],
+            "CreationDate": job["CreationDate"].timestamp(),
+            "IsParent": False,
+        }
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
+    def _describe_backup_job(self, request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        """DescribeBackupJob of a job recorded with `put_backup_job` (the nightly ones or an on-demand one)."""
+        url = urllib.parse.urlsplit(full_url)
+        region, job_id = url.netloc.split(".")[1], urllib.parse.unquote(url.path.rstrip("/").rsplit("/", 1)[-1])
+        with self._backup_jobs_lock:
+            job = self._backup_jobs.get(region, {}).get(job_id)
+        if job is None:
+            return _rest_json_error(404, "ResourceNotFoundException", f"Backup job {job_id} does not exist")
+        body = {key: value.timestamp() if isinstance(value, datetime) else value for key, value in job.items()}
         return 200, {"Content-Type": "application/json"}, json.dumps(body)
 
     def set_s3_last_modified(self, bucket: str, key: str, when: datetime) -> None:
@@ -953,6 +1222,66 @@ class EmbeddedAws:
                 runningCount=running,
                 desiredCount=service.desired_count,
             )
+
+    def update_primary_deployment(self, cluster: str, service_name: str, **fields: Any) -> None:
+        """Set fields of the service's primary deployment as ECS reports them (e.g. `rolloutState`, `failedTasks`):
+        moto keeps one deployment per service and never counts failed tasks."""
+        service = self._ecs_service(cluster, service_name)
+        if service.deployments:
+            service.deployments[0].update(fields)
+
+    def add_service_event(self, cluster: str, service_name: str, message: str, at: datetime) -> None:
+        """A service event, newest first like ECS's `events` (moto's services never have any)."""
+        service = self._ecs_service(cluster, service_name)
+        service.events = [{"id": str(uuid.uuid4()), "createdAt": at, "message": message}, *service.events][:100]
+
+    def add_stopped_task(
+        self,
+        cluster: str,
+        service_name: str,
+        task_definition: str,
+        *,
+        started_by: str,
+        stop_code: str,
+        stopped_reason: str,
+        exit_code: int | None,
+        container_reason: str,
+        created_at: datetime,
+        started_at: datetime | None,
+        stopped_at: datetime,
+    ) -> str:
+        """A task the service started and that stopped, as ECS keeps it for about an hour; returns its ARN.
+
+        moto launches no task for a service, its RunTask fails on an awsvpc task definition (moto's ENI has no
+        private_dns_name) and its StopTask records no stop code, times nor exit code. So the task is made as moto's
+        own `Task` (built on a copy of the task definition outside awsvpc, the ARN unchanged), stopped, and given
+        the fields ECS reports; ListTasks(desiredStatus=STOPPED) and DescribeTasks then answer like ECS
+        (moto ignores ListTasks' serviceName: the task's group `service:<name>` tells whose it is).
+        """
+        backend = ecs_backends[self.account_id][self.region]
+        definition = copy.copy(backend.describe_task_definition(task_definition))
+        definition.network_mode = "bridge"
+        task = EcsTask(
+            cluster=backend._get_cluster(cluster),
+            task_definition=definition,
+            container_instance_arn=None,
+            resource_requirements=None,
+            backend=backend,
+            group=f"service:{service_name}",
+            launch_type="FARGATE",
+            started_by=started_by,
+        )
+        task.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stopped_reason = stopped_reason
+        task.stop_code = stop_code
+        task.created_at, task.started_at, task.stopped_at = created_at, started_at, stopped_at
+        for container in task.containers:
+            container.last_status = "STOPPED"
+            container.exitCode = exit_code
+            container.reason = container_reason
+        backend.tasks.setdefault(cluster, {})[task.task_arn] = task
+        return task.task_arn
 
     # ------------------------------------------------------------------ Lambda
 
@@ -1433,3 +1762,64 @@ def _arithmetic(node: ast.AST, values: dict[str, float]) -> float | None:
             return None  # CloudWatch leaves the point out
         return _ARITHMETIC[type(node.op)](left, right)
     raise NotImplementedError(f"metric math {ast.unparse(node)!r} is not modelled by the emulator (+ - * / only)")
+
+
+# -- IAM last-accessed (PATCH 21) -------------------------------------------------------------------------------
+_SERVICE_NAMES = {
+    "cloudwatch": "Amazon CloudWatch",
+    "dynamodb": "Amazon DynamoDB",
+    "ecr": "Amazon Elastic Container Registry",
+    "ecs": "Amazon Elastic Container Service",
+    "iam": "AWS Identity and Access Management",
+    "kms": "AWS Key Management Service",
+    "logs": "Amazon CloudWatch Logs",
+    "s3": "Amazon S3",
+    "secretsmanager": "AWS Secrets Manager",
+    "sns": "Amazon SNS",
+    "sqs": "Amazon SQS",
+    "ssm": "AWS Systems Manager",
+    "sts": "AWS Security Token Service",
+    "xray": "AWS X-Ray",
+}
+
+
+@functools.cache
+def _every_namespace() -> tuple[str, ...]:
+    """What `"Action": "*"` grants: every service botocore knows (close to IAM's list of service namespaces)."""
+    return tuple(sorted(botocore.session.get_session().get_available_services()))
+
+
+def _policy_namespaces(document: str | dict) -> set[str]:
+    """The service namespaces an identity policy's Allow statements grant (`s3:Get*` -> s3; `*` or NotAction -> all);
+    what IAM lists in a last-accessed report, at service level."""
+    parsed = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+    statements = parsed.get("Statement", [])
+    namespaces: set[str] = set()
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotAction" in statement:
+            return set(_every_namespace())
+        actions = statement.get("Action", [])
+        for action in [actions] if isinstance(actions, str) else actions:
+            if action == "*":
+                return set(_every_namespace())
+            namespaces.add(action.split(":", 1)[0].lower())
+    return namespaces
+
+
+def _granted_namespaces(role: Any) -> dict[str, list[dict[str, str]]]:
+    """Service namespace -> the role's policies granting it, as ListPoliciesGrantingServiceAccess lists them."""
+    grants: dict[str, list[dict[str, str]]] = {}
+    for name, document in role.policies.items():
+        for namespace in _policy_namespaces(document):
+            grants.setdefault(namespace, []).append(
+                {"PolicyName": name, "PolicyType": "INLINE", "EntityType": "ROLE", "EntityName": role.name}
+            )
+    for policy in role.managed_policies.values():
+        default = next(version for version in policy.versions if version.is_default)
+        for namespace in _policy_namespaces(default.document):
+            grants.setdefault(namespace, []).append(
+                {"PolicyName": policy.name, "PolicyType": "MANAGED", "PolicyArn": policy.arn}
+            )
+    return grants

@@ -82,7 +82,7 @@ class Harness:
         self.stack: DeployedStack = deploy(synthesize(), self.aws)
         # Imported only now: Powertools reads POWERTOOLS_* when the handlers' Logger and Metrics are created.
         importlib.import_module("remediation.observability").logger.registered_handler.stream = self.lambda_logs
-        self.settings = json.loads(self.stack.function_environment["ACSO_SETTINGS"])
+        self.settings = json.loads(self.stack.parameters[self.stack.function_environment["ACSO_SETTINGS_PARAMETER"]])
         self._subscribe_to_topics()
         self.world = SimulatedProduction(self.aws, self.clock, self.stack, self.settings)
         self.world.seed(self.profiles, history_days=self.history_days)

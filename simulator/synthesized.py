@@ -7,20 +7,22 @@ Only the resource types the stack uses are deployed; CloudFormation itself is no
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
 import json
+import os
 import re
 import secrets
+import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import aws_cdk as cdk
-
-from app import build_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "production"
@@ -32,23 +34,113 @@ REGION = "eu-west-1"
 class Synthesized:
     template: dict
     assets: dict[str, Path]
-    """S3 object key (as the template references it) -> the asset file in the cloud assembly."""
+    """S3 object key (as the template references it) -> the asset file (a copy kept in the synth cache)."""
 
 
 @cache
 def synthesize(environment: str = ENVIRONMENT) -> Synthesized:
-    """Synthesize the app in-process (no AWS calls): the environment's template and its file assets."""
+    """Synthesize the app (no AWS calls): the environment's template and its file assets (the ASL files).
+
+    Synthesis takes 15-30 s; its result is kept on disk under `SYNTH_CACHE`, keyed by a digest of everything the
+    template is made of (`synth_inputs_digest`), so parallel scenario workers and later runs reuse it while none
+    of those files changed. ACSO_SYNTH_CACHE=0 synthesizes anyway, outside the cache."""
+    if os.environ.get("ACSO_SYNTH_CACHE", "1") == "0":
+        entry = Path(tempfile.mkdtemp(prefix="acso-synth-"))
+        _synthesize_into(environment, entry)
+        return _load_entry(entry)
+    entry = SYNTH_CACHE / f"{environment}-{synth_inputs_digest()}"
+    if not (entry / "template.json").is_file():
+        SYNTH_CACHE.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=".staging-", dir=SYNTH_CACHE))
+        try:
+            _synthesize_into(environment, staged)
+            with contextlib.suppress(OSError):  # another process stored the same entry first: keep theirs
+                staged.rename(entry)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+        _prune_synth_cache(keep=entry)
+    return _load_entry(entry)
+
+
+def synth_cached(environment: str = ENVIRONMENT) -> bool:
+    """Whether `synthesize` will load the template from the synth cache (no synthesis, no Node.js process)."""
+    if os.environ.get("ACSO_SYNTH_CACHE", "1") == "0":
+        return False
+    return (SYNTH_CACHE / f"{environment}-{synth_inputs_digest()}" / "template.json").is_file()
+
+
+def synthesize_into_cache(environment: str = ENVIRONMENT) -> None:
+    """`synthesize`, for a separate process that only fills the cache."""
+    synthesize(environment)
+
+
+SYNTH_CACHE = PROJECT_ROOT / "simulation-output" / "synth-cache"
+"""One directory per environment and inputs digest: template.json and assets/<S3 object key>."""
+_SYNTH_CACHE_KEEP = 8
+_SYNTH_CACHE_FORMAT = "1"
+_SYNTH_INPUT_FILES = ("app.py", "cdk.json", "requirements.txt", "requirements-dev.txt", "package-lock.json")
+_SYNTH_INPUT_DIRS = ("stacks", "state_machines", "functions")
+
+
+def synth_inputs_digest() -> str:
+    """SHA-256 of what the synthesized template depends on: the CDK app and its config, the stacks, the ASL files,
+    the Lambda code (its asset hash is in the template), the pinned package versions and the Python version."""
+    digest = hashlib.sha256(f"{_SYNTH_CACHE_FORMAT}|{sys.version_info[:2]}".encode())
+    files = [PROJECT_ROOT / name for name in _SYNTH_INPUT_FILES]
+    for folder in _SYNTH_INPUT_DIRS:
+        files += sorted(
+            path
+            for path in (PROJECT_ROOT / folder).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        )
+    for path in files:
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0")
+        digest.update((path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _synthesize_into(environment: str, entry: Path) -> None:
+    """Synthesize in this process into `entry`: template.json and the file assets. aws_cdk is imported only here:
+    it takes seconds and starts a Node.js (jsii) process, which a cache hit never needs."""
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    from app import build_app  # noqa: PLC0415
+
+    outdir = entry / "cdk.out"
     context = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"] | {"acso:only": environment}
-    outdir = tempfile.mkdtemp(prefix="acso-synth-")
-    assembly = build_app(cdk.App(context=context, outdir=outdir)).synth()
+    assembly = build_app(cdk.App(context=context, outdir=str(outdir))).synth()
     stack_name = f"AcsoRunbooks-{environment}"
-    manifest = json.loads((Path(outdir) / f"{stack_name}.assets.json").read_text())
-    assets = {
-        destination["objectKey"]: Path(outdir) / entry["source"]["path"]
-        for entry in manifest.get("files", {}).values()
-        for destination in entry["destinations"].values()
-    }
-    return Synthesized(assembly.get_stack_by_name(stack_name).template, assets)
+    manifest = json.loads((outdir / f"{stack_name}.assets.json").read_text())
+    for asset in manifest.get("files", {}).values():
+        source = outdir / asset["source"]["path"]
+        if not source.is_file():  # the Lambda code directory: the emulator runs the handlers from functions/
+            continue
+        for destination in asset["destinations"].values():
+            target = entry / "assets" / destination["objectKey"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    (entry / "template.json").write_text(json.dumps(assembly.get_stack_by_name(stack_name).template))
+    shutil.rmtree(outdir, ignore_errors=True)
+
+
+def _load_entry(entry: Path) -> Synthesized:
+    folder = entry / "assets"
+    assets = {path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()}
+    return Synthesized(json.loads((entry / "template.json").read_text()), assets)
+
+
+def _prune_synth_cache(keep: Path) -> None:
+    """Keep the newest entries only (every edit of an input makes a new one), and no abandoned staging folder."""
+    now, entries = time.time(), []
+    for path in SYNTH_CACHE.iterdir():
+        if path.name.startswith(".staging-"):
+            if now - path.stat().st_mtime > 3600:
+                shutil.rmtree(path, ignore_errors=True)
+        elif path.is_dir() and path != keep:
+            entries.append(path)
+    entries.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    for stale in entries[_SYNTH_CACHE_KEEP - 1 :]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 class Resolver:
@@ -167,6 +259,7 @@ def deploy(synthesized: Synthesized, aws: Any, account: str = ACCOUNT_ID, region
     template, resolver, stack = synthesized.template, Resolver(synthesized.template, account, region), DeployedStack()
     _deploy_storage(template, resolver, stack, aws, account, region)
     _deploy_secrets(template, resolver, aws)
+    _deploy_parameters(template, resolver, stack, aws)
     _deploy_functions(template, resolver, stack, aws)
     for logical_id, props in _resources(template, "AWS::StepFunctions::StateMachine"):
         definition = state_machine_definition(props, resolver, synthesized.assets)
@@ -225,16 +318,21 @@ def _deploy_storage(
         resolver.refs[logical_id] = url
         resolver.attributes[(logical_id, "QueueName")] = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{region}:{account}:{name}"
-    for logical_id, props in _resources(template, "AWS::SSM::Parameter"):
-        resolved = resolver.resolve(props)
-        client("ssm").put_parameter(Name=resolved["Name"], Value=resolved["Value"], Type=resolved["Type"])
-        resolver.refs[logical_id] = resolved["Name"]
-        stack.parameters[resolved["Name"]] = resolved["Value"]
     for logical_id, props in _resources(template, "AWS::SNS::Topic"):
         arn = client("sns").create_topic(Name=props["TopicName"])["TopicArn"]
         resolver.refs[logical_id] = arn
         resolver.attributes[(logical_id, "TopicArn")] = arn
         stack.topics[props["TopicName"].rsplit("-", 1)[-1].upper()] = arn
+
+
+def _deploy_parameters(template: dict, resolver: Resolver, stack: DeployedStack, aws: Any) -> None:
+    """After storage and secrets: the settings document names the table, buckets, topics and the signing key."""
+    for logical_id, props in _resources(template, "AWS::SSM::Parameter"):
+        resolved = resolver.resolve(props)
+        tier = {"Tier": resolved["Tier"]} if "Tier" in resolved else {}
+        aws.client("ssm").put_parameter(Name=resolved["Name"], Value=resolved["Value"], Type=resolved["Type"], **tier)
+        resolver.refs[logical_id] = resolved["Name"]
+        stack.parameters[resolved["Name"]] = resolved["Value"]
 
 
 def _deploy_secrets(template: dict, resolver: Resolver, aws: Any) -> None:

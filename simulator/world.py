@@ -8,6 +8,7 @@ service at its cap stays hot. Memory does not depend on the task count.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,31 @@ LOG_STREAM = "agents"
 _MAX_DATUMS_PER_CALL = 1000  # PutMetricData's limit
 _LATENCY_SPREAD = (0.7, 0.85, 1.0, 1.15, 1.3, 1.7)
 """An hour of an agent's latency samples, as multiples of its median."""
+
+
+@dataclass(frozen=True)
+class ImageFinding:
+    """A vulnerability Amazon Inspector (ECR enhanced scanning) reports in an agent's running image."""
+
+    cve: str
+    severity: str
+    package: str
+    installed: str
+    fixed: str | None
+    """The version that fixes it; None: no fix available yet."""
+    score: float
+    package_manager: str = "PYTHONPKG"
+
+
+BASELINE_IMAGE_FINDINGS = (
+    ImageFinding("CVE-2023-5752", "MEDIUM", "pip", "23.0.1", "23.3", 5.5),
+    ImageFinding("CVE-2024-22365", "LOW", "libpam-modules", "1.5.2-6", "1.5.2-6+deb12u1", 5.5, "OS"),
+)
+"""What every agent's python:3.11-slim based image carries: nothing above MEDIUM."""
+
+
+def _policy_document(actions: list[str]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
 
 
 @dataclass
@@ -63,6 +89,10 @@ class ServiceProfile:
     config_loads: bool = True
     """False: a bad configuration: the agent's tasks reject any value of its config parameter but the seeded one
     (after a deployment they log an error, never "Configuration loaded")."""
+    image_findings: tuple[ImageFinding, ...] = BASELINE_IMAGE_FINDINGS
+    """What ECR enhanced scanning (Amazon Inspector) reports for the image the service runs (`_seed_images`)."""
+    image_scanned: bool = True
+    """False: the running image was pushed but never scanned (ECR answers ScanNotFoundException)."""
 
 
 class SimulatedProduction:
@@ -83,6 +113,8 @@ class SimulatedProduction:
         self.scale_ins: list[tuple[str, int, int]] = []
         """(agent, desired before, after) of every scale-in the simulated autoscaler made."""
         self._next_sequence = 0
+        self._cpu_by_revision: dict[str, int] = {}
+        """Task definition revision -> CPU units (a revision never changes; read once)."""
         self.dr: tuple[str, str, bool] | None = None
         """(region, cluster, new tasks start) of the agents' copy in the DR region, once seeded (seed_dr_region)."""
         self.config_parameter: str = settings["agentConfigParameter"]
@@ -92,6 +124,12 @@ class SimulatedProduction:
         """The platform's nightly backup: bucket, AWS Backup vault (seeded by `_seed_backups`)."""
         self.dr_restore: tuple[str, str] = (settings["dr"]["region"], settings["dr"]["restoreBucket"])
         """(region, bucket) of the DR restore bucket the dr-test runbook restores into."""
+        self.on_demand_backup_failure: str | None = None
+        """A fault: on-demand backup jobs (StartBackupJob) end FAILED with this message (`fail_on_demand_backups`)."""
+        self.crash_held: dict[str, str] = {}
+        """Agent -> id of the deployment whose tasks crashed and stay down until a new deployment (crash_tasks)."""
+        self._start_failures_seen: set[tuple[str, str, str]] = set()
+        """(agent, deployment id, task definition) whose failed starts were recorded (a bad release)."""
 
     # -- setup -----------------------------------------------------------------------------------
     def seed(self, profiles: dict[str, ServiceProfile], history_days: int = 1) -> None:
@@ -137,9 +175,23 @@ class SimulatedProduction:
         logs.create_log_stream(logGroupName=self.log_group, logStreamName=LOG_STREAM)
         self._seed_agent_config()
         self._seed_backups()
+        self._seed_images()
+        self._seed_roles()
         self._history(hours=24 * history_days)
+        self._record_start_failures()
 
     # -- what the world looks like ------------------------------------------------------------------
+    def _counts_and_revisions(self) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+        """(desired_counts, running_counts, task_definitions) from one DescribeServices call."""
+        response = self.aws.client("ecs").describe_services(cluster=self.cluster, services=list(self.services.values()))
+        by_name = {service["serviceName"]: service for service in response["services"]}
+        services = {agent: by_name[name] for agent, name in self.services.items()}
+        return (
+            {agent: service["desiredCount"] for agent, service in services.items()},
+            {agent: service["runningCount"] for agent, service in services.items()},
+            {agent: service["taskDefinition"] for agent, service in services.items()},
+        )
+
     def desired_counts(self) -> dict[str, int]:
         response = self.aws.client("ecs").describe_services(cluster=self.cluster, services=list(self.services.values()))
         by_name = {service["serviceName"]: service["desiredCount"] for service in response["services"]}
@@ -173,24 +225,32 @@ class SimulatedProduction:
         ecs = self.aws.client("ecs")
         services = ecs.describe_services(cluster=self.cluster, services=list(self.services.values()))["services"]
         by_name = {s["serviceName"]: s["taskDefinition"] for s in services}
-        return {
-            agent: int(ecs.describe_task_definition(taskDefinition=by_name[name])["taskDefinition"]["cpu"])
-            for agent, name in self.services.items()
-        }
+        return {agent: self._revision_cpu(by_name[name]) for agent, name in self.services.items()}
+
+    def _revision_cpu(self, task_definition: str) -> int:
+        """CPU units of a task definition; a revision (`...:<n>`) never changes, so it is read once (speed)."""
+        cache = self._cpu_by_revision
+        if task_definition not in cache or not task_definition.rsplit(":", 1)[-1].isdigit():
+            described = self.aws.client("ecs").describe_task_definition(taskDefinition=task_definition)
+            cache[task_definition] = int(described["taskDefinition"]["cpu"])
+        return cache[task_definition]
 
     # -- time passing ------------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
         """Virtual time passes (a Wait state): deployments finish and new samples are published."""
         self._autoscale()
-        desired, running, revisions = self.desired_counts(), self.running_counts(), self.task_definitions()
+        desired, running, revisions = self._counts_and_revisions()  # one DescribeServices for the three
         for agent, service_name in self.services.items():
             new_start = self.profiles[agent].new_tasks_start and not self.bad_release(agent, revisions[agent])
+            new_start = new_start and not self._crash_holds(agent)
             starts = new_start or desired[agent] < running[agent]  # stopping always works
             if starts:  # the rollout (a new count, a restart, a new revision) completes
                 self.aws.set_running_count(self.cluster, service_name, desired[agent])
+        self._record_start_failures()
         self._note_restarts()
         self._read_agent_config(seconds)
         self._advance_dr_region()
+        self._run_on_demand_backups()
         self._sample(self._last_minute())
 
     def _note_restarts(self) -> None:
@@ -218,6 +278,8 @@ class SimulatedProduction:
 
     def _autoscale(self) -> None:
         """Application Auto Scaling's scale-in policy acting on the last CPU sample (moto does not scale)."""
+        if not any(profile.autoscaling and profile.scale_in_below_percent for profile in self.profiles.values()):
+            return  # no scale-in policy anywhere: nothing to read
         autoscaling, ecs = self.aws.client("application-autoscaling"), self.aws.client("ecs")
         running, sizes, desired = self.running_counts(), self.task_cpu(), self.desired_counts()
         for agent, service_name in self.services.items():
@@ -249,14 +311,16 @@ class SimulatedProduction:
         if hours > 24:  # a long history (the weekly review reads a week): hourly CPU and the agents' latency too
             self._hourly_cpu(now, range(hours, 2, -1))
             self._hourly_latency(now, range(hours, 0, -1))
+        counts = self.running_counts(), self.task_cpu()  # nothing changes them while the history is written
         for minutes_ago in range(120, 0, -5):
-            self._sample(now - timedelta(minutes=minutes_ago))
-        for hours_ago in range(hours, 0, -1):
-            self._hour_of_logs(now - timedelta(hours=hours_ago - 1))
-        self._sample(now)
+            self._sample(now - timedelta(minutes=minutes_ago), counts)
+        ends = [now - timedelta(hours=hours_ago - 1) for hours_ago in range(hours, 0, -1)]
+        self._put_log_history([(at, self._hour_of_logs(at, put=False)) for at in ends])
+        self._sample(now, counts)
 
-    def _sample(self, at: datetime) -> None:
-        running, sizes = self.running_counts(), self.task_cpu()
+    def _sample(self, at: datetime, counts: tuple[dict[str, int], dict[str, int]] | None = None) -> None:
+        """CPU and memory of every service at `at`; `counts` = (running tasks, task CPU units) when known."""
+        running, sizes = counts or (self.running_counts(), self.task_cpu())
         data = []
         for agent, service_name in self.services.items():
             dimensions = [
@@ -363,8 +427,9 @@ class SimulatedProduction:
         ]
         self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/ECS", MetricData=data)
 
-    def _hour_of_logs(self, at: datetime) -> None:
-        """One hour of agent log lines ending at `at`, and what the stack's metric filters make of them."""
+    def _hour_of_logs(self, at: datetime, put: bool = True) -> list[tuple[datetime, str]]:
+        """One hour of agent log lines ending at `at`, and what the stack's metric filters make of them (written
+        now unless `put` is False: the history writes many hours in a few calls, `_put_log_history`)."""
         lines: list[tuple[datetime, str]] = []
         for agent, profile in self.profiles.items():
             error_every = int(1 / profile.error_share) if profile.error_share else 0
@@ -382,7 +447,9 @@ class SimulatedProduction:
                 stamp = at - timedelta(seconds=1200 * index + 30)
                 lines.append((stamp, f"WARN [{agent}] heap usage {heap:.0f} %, garbage collection took 2.3 s"))
         lines.sort()
-        self.put_logs(lines, at)
+        if put:
+            self.put_logs(lines, at)
+        return lines
 
     def put_logs(self, lines: list[tuple[datetime, str]], at: datetime) -> None:
         if not lines:
@@ -407,6 +474,48 @@ class SimulatedProduction:
                     }
                 ],
             )
+
+    def _put_log_history(self, hours: list[tuple[datetime, list[tuple[datetime, str]]]]) -> None:
+        """What `put_logs` writes for each (hour end, lines), in as few calls as the APIs take: PutLogEvents at
+        most 10,000 events, 1 MiB (message + 26 bytes each) and 24 hours per call; PutMetricData 1,000 datums."""
+        events = sorted((int(stamp.timestamp() * 1000), message) for _, lines in hours for stamp, message in lines)
+        batch: list[dict] = []
+        size = 0
+        for stamp, message in events:
+            event_size = len(message.encode()) + 26
+            if batch and (
+                len(batch) == 10_000 or size + event_size > 1_048_576 or stamp - batch[0]["timestamp"] >= 86_400_000
+            ):
+                self.aws.client("logs").put_log_events(
+                    logGroupName=self.log_group, logStreamName=LOG_STREAM, logEvents=batch
+                )
+                batch, size = [], 0
+            batch.append({"timestamp": stamp, "message": message})
+            size += event_size
+        if batch:
+            self.aws.client("logs").put_log_events(
+                logGroupName=self.log_group, logStreamName=LOG_STREAM, logEvents=batch
+            )
+        by_namespace: dict[str, list[dict]] = {}
+        for at, lines in hours:
+            if not lines:  # put_logs writes nothing for an hour without lines
+                continue
+            for metric_filter in self.stack.metric_filters:
+                transformation = metric_filter["MetricTransformations"][0]
+                count = sum(1 for _, message in lines if log_filter_matches(metric_filter["FilterPattern"], message))
+                by_namespace.setdefault(transformation["MetricNamespace"], []).append(
+                    {
+                        "MetricName": transformation["MetricName"],
+                        "Timestamp": at,
+                        "Value": float(count),
+                        "Unit": "Count",
+                    }
+                )
+        for namespace, data in by_namespace.items():
+            for start in range(0, len(data), _MAX_DATUMS_PER_CALL):
+                self.aws.client("cloudwatch").put_metric_data(
+                    Namespace=namespace, MetricData=data[start : start + _MAX_DATUMS_PER_CALL]
+                )
 
     # -- agent configuration ---------------------------------------------------------------------------
     SEEDED_CONFIG = '{"logLevel": "INFO", "maxParallelHunts": 4}'
@@ -455,6 +564,245 @@ class SimulatedProduction:
 
     def stop_tasks(self, agent: str, running: int) -> None:
         self.aws.set_running_count(self.cluster, self.services[agent], running)
+
+    def crash_tasks(
+        self,
+        agent: str,
+        running: int = 0,
+        reason: str = "OutOfMemoryError: Container killed due to memory usage",
+        exit_code: int = 137,
+    ) -> None:
+        """A fault: tasks of the service's current, healthy deployment crash after hours of running, and no
+        replacement comes up until a new deployment (a stuck local state that fresh tasks do not have). The
+        deployment stays COMPLETED (the release is not the cause); ECS keeps the stopped tasks with their stop code,
+        reason and exit code and writes a service event; the agent logs a CRITICAL line per crash."""
+        service_name, now = self.services[agent], self.clock.now()
+        service = self._service(agent)
+        deployment = self._primary(service)["id"]
+        lost = max(service["runningCount"] - running, 0)
+        started = self.tasks_started.get(agent, now - timedelta(hours=6)) + timedelta(seconds=40)
+        lines = []
+        for index in range(lost):
+            stopped = now - timedelta(seconds=30 * (lost - index))
+            self.aws.add_stopped_task(
+                self.cluster,
+                service_name,
+                service["taskDefinition"],
+                started_by=deployment,
+                stop_code="EssentialContainerExited",
+                stopped_reason="Essential container in task exited",
+                exit_code=exit_code,
+                container_reason=reason,
+                created_at=started - timedelta(seconds=40),
+                started_at=started,
+                stopped_at=stopped,
+            )
+            lines.append((stopped - timedelta(seconds=1), f"CRITICAL [{agent}] worker crashed: {reason}"))
+        self.aws.set_running_count(self.cluster, service_name, running)
+        self.aws.update_primary_deployment(self.cluster, service_name, rolloutState="COMPLETED")
+        self.aws.add_service_event(
+            self.cluster,
+            service_name,
+            f"(service {service_name}) has {lost} tasks stopped: essential container exited.",
+            now,
+        )
+        self.crash_held[agent] = deployment
+        self.put_logs(lines, now)
+
+    def _service(self, agent: str) -> dict:
+        ecs = self.aws.client("ecs")
+        return ecs.describe_services(cluster=self.cluster, services=[self.services[agent]])["services"][0]
+
+    @staticmethod
+    def _primary(service: dict) -> dict:
+        return next((d for d in service["deployments"] if d.get("status") == "PRIMARY"), service["deployments"][0])
+
+    def _crash_holds(self, agent: str) -> bool:
+        """Crashed tasks stay down while the deployment they crashed in is the service's primary one."""
+        held = self.crash_held.get(agent)
+        if held is None:
+            return False
+        if self._primary(self._service(agent))["id"] == held:
+            return True
+        del self.crash_held[agent]
+        return False
+
+    def _record_start_failures(self) -> None:
+        """A bad release's tasks crash at start: each deployment onto a bad revision leaves its desired count of
+        stopped tasks (exit code 1 seconds after starting), its failed-task count, a service event and the agent's
+        FATAL startup lines, once per deployment (ECS would keep retrying)."""
+        response = self.aws.client("ecs").describe_services(cluster=self.cluster, services=list(self.services.values()))
+        now = self.clock.now()
+        for service in response["services"]:
+            agent = next(agent for agent, name in self.services.items() if name == service["serviceName"])
+            primary, revision = self._primary(service), service["taskDefinition"]
+            key = (agent, primary["id"], revision)
+            if not self.bad_release(agent, revision) or not service["desiredCount"] or key in self._start_failures_seen:
+                continue
+            self._start_failures_seen.add(key)
+            name, lines = service["serviceName"], []
+            for index in range(service["desiredCount"]):
+                started = now - timedelta(seconds=20 * (index + 1))
+                self.aws.add_stopped_task(
+                    self.cluster,
+                    name,
+                    revision,
+                    started_by=primary["id"],
+                    stop_code="EssentialContainerExited",
+                    stopped_reason="Essential container in task exited",
+                    exit_code=1,
+                    container_reason="",
+                    created_at=started - timedelta(seconds=25),
+                    started_at=started,
+                    stopped_at=started + timedelta(seconds=4),
+                )
+                lines.append(
+                    (started + timedelta(seconds=3), f"FATAL [{agent}] startup failed: {revision.rsplit('/', 1)[-1]}")
+                )
+            self.aws.update_primary_deployment(
+                self.cluster, name, failedTasks=primary.get("failedTasks", 0) + service["desiredCount"]
+            )
+            self.aws.add_service_event(
+                self.cluster, name, f"(service {name}) is unable to consistently start tasks successfully.", now
+            )
+            self.put_logs(sorted(lines), now)
+
+    # -- the agents' images in ECR and their scan findings ------------------------------------------------------
+    def _seed_images(self) -> None:
+        """Each agent's ECR repository `acso/<agent>` with an image per release (the task definitions name them
+        `acso/<agent>:1.<release>`), and what enhanced scanning (Amazon Inspector) found in the one that runs."""
+        ecr = self.aws.client("ecr")
+        for agent, profile in self.profiles.items():
+            repository = f"acso/{agent}"
+            ecr.create_repository(repositoryName=repository, imageScanningConfiguration={"scanOnPush": True})
+            digest = ""
+            for release in range(profile.revisions):
+                manifest = {
+                    "schemaVersion": 2,
+                    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "config": {
+                        "mediaType": "application/vnd.docker.container.image.v1+json",
+                        "size": 1500,
+                        "digest": "sha256:" + f"{agent}-1.{release}".encode().hex().ljust(64, "0")[:64],
+                    },
+                    "layers": [],
+                }
+                image = ecr.put_image(
+                    repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=f"1.{release}"
+                )
+                digest = image["image"]["imageId"]["imageDigest"]
+            tag = f"1.{profile.revisions - 1}"  # the running revision's image
+            if profile.image_scanned:
+                ecr.start_image_scan(repositoryName=repository, imageId={"imageTag": tag})
+                self.aws.put_image_scan_findings(repository, tag, self._scan_findings(profile, tag, digest))
+
+    def _scan_findings(self, profile: ServiceProfile, tag: str, digest: str) -> dict:
+        """DescribeImageScanFindings' answer for an image under enhanced scanning, as Amazon Inspector fills it."""
+        now, account, region = self.clock.now(), self.aws.account_id, self.aws.region
+        counts: dict[str, int] = {}
+        findings = []
+        for index, finding in enumerate(profile.image_findings):
+            counts[finding.severity] = counts.get(finding.severity, 0) + 1
+            package = {"name": finding.package, "version": finding.installed, "packageManager": finding.package_manager}
+            package["fixedInVersion"] = finding.fixed or "NotAvailable"
+            findings.append(
+                {
+                    "awsAccountId": account,
+                    "description": f"{finding.cve} in {finding.package} {finding.installed}.",
+                    "findingArn": f"arn:aws:inspector2:{region}:{account}:finding/{digest[7:23]}{index:04d}",
+                    "firstObservedAt": (now - timedelta(days=3)).timestamp(),
+                    "lastObservedAt": (now - timedelta(hours=2)).timestamp(),
+                    "updatedAt": (now - timedelta(hours=2)).timestamp(),
+                    "packageVulnerabilityDetails": {
+                        "vulnerabilityId": finding.cve,
+                        "source": "NVD",
+                        "sourceUrl": f"https://nvd.nist.gov/vuln/detail/{finding.cve}",
+                        "vulnerablePackages": [package],
+                        "cvss": [
+                            {"baseScore": finding.score, "scoringVector": "CVSS:3.1", "source": "NVD", "version": "3.1"}
+                        ],
+                        "referenceUrls": [f"https://nvd.nist.gov/vuln/detail/{finding.cve}"],
+                    },
+                    "remediation": {"recommendation": {"text": f"Upgrade {finding.package}"}},
+                    "score": finding.score,
+                    "severity": finding.severity,
+                    "status": "ACTIVE",
+                    "title": f"{finding.cve} - {finding.package}",
+                    "type": "PACKAGE_VULNERABILITY",
+                    "fixAvailable": "YES" if finding.fixed else "NO",
+                    "exploitAvailable": "NO",
+                }
+            )
+        return {
+            "registryId": account,
+            "imageId": {"imageTag": tag, "imageDigest": digest},
+            "imageScanStatus": {"status": "ACTIVE", "description": "Continuous scan is selected for image."},
+            "imageScanFindings": {
+                "imageScanCompletedAt": (now - timedelta(hours=2)).timestamp(),
+                "vulnerabilitySourceUpdatedAt": (now - timedelta(hours=1)).timestamp(),
+                "findingSeverityCounts": counts,
+                "enhancedFindings": findings,
+            },
+        }
+
+    # -- the platform's IAM roles and what they used -------------------------------------------------------------
+    ROLE_AGE_DAYS = 400
+
+    def _seed_roles(self) -> None:
+        """The platform's roles: the agents' task execution role and one task role per agent (all in use), and a CI
+        role without `acso` in its name that never ran (the access review must ignore it)."""
+        prefix, now = self.cluster.removesuffix("-cluster"), self.clock.now()
+        self.add_role(
+            f"{prefix}-execution-role",
+            {"ecr": now - timedelta(minutes=10), "logs": now - timedelta(minutes=5)},
+            managed={
+                f"{prefix}-task-execution": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "logs:PutLogEvents"]
+            },
+        )
+        for agent in self.services:
+            self.add_role(
+                f"{prefix}-{agent}-task-role",
+                {
+                    "logs": now - timedelta(minutes=5),
+                    "ssm": now - timedelta(days=1),
+                    "cloudwatch": now - timedelta(minutes=5),
+                },
+                inline={"agent-runtime": ["logs:PutLogEvents", "ssm:GetParameter", "cloudwatch:PutMetricData"]},
+            )
+        self.add_role("platform-ci-deployer", {}, inline={"deploy": ["ecs:UpdateService", "ecr:PutImage"]})
+
+    def add_role(
+        self,
+        name: str,
+        used: dict[str, datetime],
+        managed: dict[str, list[str]] | None = None,
+        inline: dict[str, list[str]] | None = None,
+        created_days_ago: int | None = None,
+    ) -> None:
+        """A role with its policies (customer managed and inline, each allowing `actions` on `*`), and when it last
+        used each service (IAM's last-accessed information; the newest is its RoleLastUsed)."""
+        iam = self.aws.client("iam")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        for policy, actions in (inline or {}).items():
+            iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=_policy_document(actions))
+        for policy, actions in (managed or {}).items():
+            self.attach_policy(name, policy, actions)
+        for namespace, when in used.items():
+            self.aws.record_service_access(name, namespace, when)
+        created = self.clock.now() - timedelta(days=created_days_ago or self.ROLE_AGE_DAYS)
+        self.aws.set_role_activity(name, created=created, last_used=max(used.values()) if used else None)
+
+    def attach_policy(self, role: str, policy: str, actions: list[str]) -> None:
+        """A customer managed policy allowing `actions`, attached to the role (a grant nobody uses, as a fault)."""
+        iam = self.aws.client("iam")
+        arn = iam.create_policy(PolicyName=policy, PolicyDocument=_policy_document(actions))["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
 
     # -- the DR region ------------------------------------------------------------------------------
     def seed_dr_region(self, region: str, cluster: str, desired: int = 0, tasks_start: bool = True) -> None:
@@ -553,6 +901,32 @@ class SimulatedProduction:
             checksum = {} if name == "MANIFEST.json" else {"ChecksumAlgorithm": "SHA256"}
             s3.put_object(Bucket=bucket, Key=key, Body=body, **checksum)
             self.aws.set_s3_last_modified(bucket, key, started + timedelta(minutes=10 + 5 * index))
+
+    ON_DEMAND_BACKUP_MINUTES = 8
+    """How long an on-demand backup job (StartBackupJob, emulator PATCH 17) runs before it completes."""
+
+    def fail_on_demand_backups(self, message: str = "Insufficient privileges to perform this action.") -> None:
+        """A fault: from now on, on-demand backup jobs end FAILED with `message` instead of completing."""
+        self.on_demand_backup_failure = message
+
+    def _run_on_demand_backups(self) -> None:
+        """AWS Backup running the on-demand jobs: RUNNING once started, COMPLETED (or FAILED) after a few minutes."""
+        now = self.clock.now()
+        for job in self.aws.on_demand_backup_jobs():
+            if job["State"] not in ("CREATED", "PENDING", "RUNNING"):
+                continue
+            done = job["CreationDate"] + timedelta(minutes=self.ON_DEMAND_BACKUP_MINUTES)
+            if now < done:
+                self.aws.put_backup_job(job | {"State": "RUNNING", "PercentDone": "50.0"})
+            elif self.on_demand_backup_failure:
+                self.aws.put_backup_job(
+                    job | {"State": "FAILED", "StatusMessage": self.on_demand_backup_failure, "PercentDone": "0.0"}
+                )
+            else:
+                self.aws.put_backup_job(
+                    job
+                    | {"State": "COMPLETED", "PercentDone": "100.0", "CompletionDate": done, "BackupSizeInBytes": 2**20}
+                )
 
     def lose_backups(self, nights: int = 1, objects: bool = True, job_state: str = "FAILED") -> None:
         """A fault: the last `nights` backups (tonight's first) did not happen: their jobs ended in `job_state`

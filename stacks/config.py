@@ -93,7 +93,35 @@ class Schedules:
     daily_health_check: str
     backup_verification: str
     dr_test: str
+    maintenance_window: str
     weekly_performance_review: str
+    security_patch_review: str
+    access_review: str
+
+
+@dataclass(frozen=True)
+class SecurityPatchReviewPolicy:
+    """security-patch-review runbook (domain/security_patch_review.py): which ECR repositories its step may read,
+    how many findings the report lists, when a scan is too old to trust."""
+
+    ecr_repositories: str
+    """IAM resource pattern of the agents' ECR repositories (`acso/*`); an image elsewhere is reported as not
+    reviewed (access denied), never read."""
+    top_findings: int
+    max_scan_age_days: int
+
+
+@dataclass(frozen=True)
+class AccessReviewPolicy:
+    """access-review runbook (domain/access_review.py): which roles, when a permission counts as unused, and how long
+    it waits for IAM's last-accessed jobs."""
+
+    role_name_contains: str
+    """The seed's `list-roles --query 'Roles[?contains(RoleName, `acso`)]'` (case-sensitive); also the IAM resource
+    pattern `role/*<text>*` the review's steps are limited to."""
+    unused_after_days: int
+    last_accessed_poll_seconds: int
+    last_accessed_checks: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +152,33 @@ class BackupPolicy:
     """AWS Backup vault whose jobs must have COMPLETED."""
     max_age_hours: int
     """Backup jobs created within this many hours before the check are checked."""
+
+
+MAINTENANCE_MIN_WORK_MINUTES = 15
+"""A maintenance window lasts at least its monitoring plus this long (functions/remediation/domain/
+maintenance_window.py checks the console's durationMinutes against the same bounds)."""
+MAINTENANCE_MAX_DURATION_MINUTES = 360
+"""The longest window: with the backup's wait it stays inside the state machine's 8-hour time limit."""
+
+
+@dataclass(frozen=True)
+class MaintenanceWindowPolicy:
+    """maintenance-window runbook (seed: Scheduled Maintenance Window): how long auto-remediation is suppressed, how
+    long it monitors before switching it back, and what the on-demand backup (AWS Backup, into `backups.vault`)
+    covers."""
+
+    duration_minutes: int
+    """The scheduled window (02:00-05:00 UTC: 180): auto-remediation is suppressed from the run's start this long."""
+    monitor_minutes: int
+    """The last minutes of the window: validated, then watched this long before the health is checked again."""
+    backup_resources: tuple[str, ...]
+    """ARNs of the platform's resources backed up with StartBackupJob before anything else; `{region}` and
+    `{account}` stand for the stack's own."""
+    backup_role_name: str
+    """The IAM role AWS Backup assumes for the jobs (passed to AWS Backup, never assumed by the runbook)."""
+    backup_checks: int
+    backup_poll_seconds: int
+    """How long the backup may take (checks x poll seconds, at most an hour) before the window is not started."""
 
 
 @dataclass(frozen=True)
@@ -243,9 +298,12 @@ class EnvironmentConfig:
     config_update: ConfigUpdatePolicy
     data_breach: DataBreachPolicy
     backups: BackupPolicy
+    maintenance_window: MaintenanceWindowPolicy
     weekly_review: WeeklyReviewPolicy
     database: DatabaseReviewPolicy
     cache: CacheReviewPolicy
+    security_patch_review: SecurityPatchReviewPolicy
+    access_review: AccessReviewPolicy
 
     def service_name(self, agent: str) -> str:
         return f"{self.service_name_prefix}{agent}"
@@ -373,7 +431,10 @@ def parse_environment(name: str, defaults: Mapping[str, Any], block: Mapping[str
             daily_health_check=schedules.text("dailyHealthCheck", _SCHEDULE),
             backup_verification=schedules.text("backupVerification", _SCHEDULE),
             dr_test=schedules.text("drTest", _SCHEDULE),
+            maintenance_window=schedules.text("maintenanceWindow", _SCHEDULE),
             weekly_performance_review=schedules.text("weeklyPerformanceReview", _SCHEDULE),
+            security_patch_review=schedules.text("securityPatchReview", _SCHEDULE),
+            access_review=schedules.text("accessReview", _SCHEDULE),
         ),
         escalation=_escalation(reader.child("escalation")),
         availability=_availability(reader.child("availability"), len(agents_raw)),
@@ -382,9 +443,12 @@ def parse_environment(name: str, defaults: Mapping[str, Any], block: Mapping[str
         config_update=_config_update(reader.child("configUpdate")),
         data_breach=_data_breach(reader.child("dataBreach")),
         backups=_backups(reader.child("backups"), name),
+        maintenance_window=_maintenance_window(reader.child("maintenanceWindow"), name),
         weekly_review=_weekly_review(reader.child("weeklyPerformanceReview")),
         database=_database_review(reader.child("database"), name),
         cache=_cache_review(reader.child("cache"), name),
+        security_patch_review=_security_patch_review(reader.child("securityPatchReview")),
+        access_review=_access_review(reader.child("accessReview")),
     )
     if config.guard.min_desired_count > config.high_cpu.max_desired_count:
         raise ConfigError(f"{path}.guard.minDesiredCount: must not exceed highCpu.maxDesiredCount")
@@ -437,6 +501,34 @@ def _weekly_review(reader: _Reader) -> WeeklyReviewPolicy:
         anomaly_sigma=float(sigma),
         forecast_days=reader.integer("forecastDays", 7, 365),
         load_balancer=reader.text("loadBalancer", _LOAD_BALANCER, optional=True),
+    )
+
+
+# An ECR repository name pattern for an IAM resource ARN (`acso/*`): lower case, /-separated, `*` wildcards.
+_ECR_REPOSITORIES = re.compile(r"^[a-z0-9*][a-z0-9._/*-]{0,255}$")
+_ROLE_NAME_TEXT = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+
+
+def _security_patch_review(reader: _Reader) -> SecurityPatchReviewPolicy:
+    return SecurityPatchReviewPolicy(
+        ecr_repositories=reader.text("ecrRepositories", _ECR_REPOSITORIES),
+        top_findings=reader.integer("topFindings", 1, 50),
+        max_scan_age_days=reader.integer("maxScanAgeDays", 1, 365),
+    )
+
+
+def _access_review(reader: _Reader) -> AccessReviewPolicy:
+    poll, checks = reader.integer("lastAccessedPollSeconds", 1, 60), reader.integer("lastAccessedChecks", 1, 120)
+    if poll * checks > 1800:  # the state machine's time limit (1 h) covers the wait and the review of every role
+        raise ConfigError(
+            f"{reader._path}.lastAccessedChecks: lastAccessedChecks x lastAccessedPollSeconds must not exceed 1800 s"
+        )
+    return AccessReviewPolicy(
+        role_name_contains=reader.text("roleNameContains", _ROLE_NAME_TEXT),
+        # IAM keeps last-accessed information for 400 days: a longer window cannot be judged.
+        unused_after_days=reader.integer("unusedAfterDays", 1, 400),
+        last_accessed_poll_seconds=poll,
+        last_accessed_checks=checks,
     )
 
 
@@ -543,6 +635,46 @@ def _backups(reader: _Reader, environment: str) -> BackupPolicy:
         vault=vault,
         # AWS Backup lists the jobs of the last 30 days only.
         max_age_hours=reader.integer("maxAgeHours", 1, 30 * 24),
+    )
+
+
+# A resource AWS Backup protects: arn:<partition>:<service>:<region or {region}>:<account or {account}>:<resource>.
+_BACKUP_RESOURCE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:(\{region\}|[a-z0-9-]+):(\{account\}|\d{12}):\S+$")
+_ROLE_NAME = re.compile(r"^([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$")
+_MAX_BACKUP_RESOURCES = 10
+
+
+def _maintenance_window(reader: _Reader, environment: str) -> MaintenanceWindowPolicy:
+    monitor = reader.integer("monitorMinutes", 5, 120)
+    duration = reader.integer(
+        "durationMinutes", monitor + MAINTENANCE_MIN_WORK_MINUTES, MAINTENANCE_MAX_DURATION_MINUTES
+    )
+    raw = reader._raw("backupResources")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= _MAX_BACKUP_RESOURCES:
+        raise ConfigError(
+            f"{reader._path}.backupResources: expected a list of 1 to {_MAX_BACKUP_RESOURCES} resource ARNs "
+            f"(a window never starts without a backup), got {raw!r}"
+        )
+    resources = []
+    for index, arn in enumerate(raw):
+        value = _substitute(arn, environment) if isinstance(arn, str) else arn
+        if not isinstance(value, str) or not _BACKUP_RESOURCE.match(value):
+            raise ConfigError(
+                f"{reader._path}.backupResources[{index}]: {arn!r} is not a resource ARN ({_BACKUP_RESOURCE.pattern})"
+            )
+        resources.append(value)
+    if len(set(resources)) != len(resources):
+        raise ConfigError(f"{reader._path}.backupResources: ARNs must be unique, got {raw!r}")
+    checks, poll = reader.integer("backupChecks", 1, 60), reader.integer("backupPollSeconds", 30, 900)
+    if checks * poll > 3600:  # the state machine's time limit (8 h) covers the longest window and this wait
+        raise ConfigError(f"{reader._path}.backupChecks: backupChecks x backupPollSeconds must not exceed 3600 s")
+    return MaintenanceWindowPolicy(
+        duration_minutes=duration,
+        monitor_minutes=monitor,
+        backup_resources=tuple(resources),
+        backup_role_name=reader.text("backupRoleName", _ROLE_NAME),
+        backup_checks=checks,
+        backup_poll_seconds=poll,
     )
 
 

@@ -3,6 +3,7 @@ whose Lambda steps investigate and act on the agents' ECS services, under one sh
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -35,6 +36,10 @@ _ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
 # Who the data-breach runbook tells, besides the escalation level: one encrypted topic each (acso-<env>-<audience>).
 DATA_BREACH_AUDIENCES = ("security", "legal", "compliance")
 EVIDENCE_PREFIX = "data-breach/"
+# The alarms that start database-review and cache-review (acso-<env>-<suffix>); harness: alarm_event("database",
+# kind="connections") / alarm_event("cache", kind="hit-rate").
+DATABASE_REVIEW_ALARM = "database-connections"
+CACHE_REVIEW_ALARM = "cache-hit-rate"
 
 
 class RemediationStack(Stack):
@@ -169,12 +174,21 @@ class RemediationStack(Stack):
         self._add_rollback(steps)
         self._add_config_update(steps)
         self.unavailable_alarms = self._add_unavailable_alarms()
+        self._add_service_unavailable(steps)
         self._add_complete_outage(steps)
         self._add_data_breach(steps)
         self._add_backup_verification(steps)
         self._add_dr_test(steps)
+        self._add_maintenance_window(steps)
         self._add_weekly_performance_review(steps)
+        self._add_database_review(steps)
+        self._add_cache_review(steps)
+        self._add_security_patch_review(steps)
+        self._add_access_review(steps)
         self._release_abandoned_leases(steps["ReleaseAbandoned"])
+        for construct in self.node.find_all():  # every step, the approval functions included
+            if isinstance(construct, StepFunction):
+                self.settings_parameter.grant_read(construct.role)
         self._watch_itself()
 
     def _runbook(self, name: str, steps: dict[str, StepFunction]) -> RunbookStateMachine:
@@ -290,12 +304,50 @@ class RemediationStack(Stack):
                     "vault": config.backups.vault,
                     "maxAgeHours": config.backups.max_age_hours,
                 },
+                "maintenanceWindow": {
+                    "durationMinutes": config.maintenance_window.duration_minutes,
+                    "monitorMinutes": config.maintenance_window.monitor_minutes,
+                    "backupResources": self.maintenance_backup_resources,
+                    "backupRoleArn": self.maintenance_backup_role_arn,
+                    "backupChecks": config.maintenance_window.backup_checks,
+                    "backupPollSeconds": config.maintenance_window.backup_poll_seconds,
+                },
                 "weeklyPerformanceReview": {
                     "days": config.weekly_review.days,
                     "anomalyPercent": config.weekly_review.anomaly_percent,
                     "anomalySigma": config.weekly_review.anomaly_sigma,
                     "forecastDays": config.weekly_review.forecast_days,
                     "loadBalancer": config.weekly_review.load_balancer,
+                },
+                "database": {
+                    "instanceId": config.database.instance_id,
+                    "slowQueryLogGroup": config.database.slow_query_log_group,
+                    "maxConnections": config.database.max_connections,
+                    "connectionsAlarmPercent": config.database.connections_alarm_percent,
+                    "cpuPercent": config.database.cpu_percent,
+                    "freeMemoryPercent": config.database.free_memory_percent,
+                    "latencyMs": config.database.latency_ms,
+                    "reviewHours": config.database.review_hours,
+                    "topQueries": config.database.top_queries,
+                    "alarmName": f"acso-{config.name}-{DATABASE_REVIEW_ALARM}",
+                },
+                "cache": {
+                    "clusterId": config.cache.cluster_id,
+                    "hitRateTargetPercent": config.cache.hit_rate_target_percent,
+                    "memoryPercent": config.cache.memory_percent,
+                    "engineCpuPercent": config.cache.engine_cpu_percent,
+                    "reviewHours": config.cache.review_hours,
+                    "alarmName": f"acso-{config.name}-{CACHE_REVIEW_ALARM}",
+                },
+                "securityPatchReview": {
+                    "topFindings": config.security_patch_review.top_findings,
+                    "maxScanAgeDays": config.security_patch_review.max_scan_age_days,
+                },
+                "accessReview": {
+                    "roleNameContains": config.access_review.role_name_contains,
+                    "unusedAfterDays": config.access_review.unused_after_days,
+                    "lastAccessedPollSeconds": config.access_review.last_accessed_poll_seconds,
+                    "lastAccessedChecks": config.access_review.last_accessed_checks,
                 },
                 "agentConfigParameter": config.agent_config_parameter,
                 "configUpdate": {
@@ -331,8 +383,20 @@ class RemediationStack(Stack):
         layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
         code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=_ASSET_EXCLUDES)
         # Identical environment for every step: one settings document, parsed once per container.
+        # The settings document lives once, in an SSM parameter: copied into every function's environment it
+        # exceeded Lambda's 4 KB environment limit and made up half of the template. Its digest in the
+        # environment gives every function a new configuration, and so fresh containers, when it changes.
+        self.settings_parameter = ssm.StringParameter(
+            self,
+            "RunbookSettings",
+            parameter_name=f"/acso/{self.config.name}/runbooks/settings",
+            string_value=self._settings_json(),
+            tier=ssm.ParameterTier.ADVANCED,  # up to 8 KB; the document is over the standard tier's 4 KB
+            description=f"ACSO {self.config.name} runbook settings, read once per Lambda container",
+        )
         environment = {
-            "ACSO_SETTINGS": self._settings_json(),
+            "ACSO_SETTINGS_PARAMETER": f"/acso/{self.config.name}/runbooks/settings",  # the name, not a Ref
+            "ACSO_SETTINGS_DIGEST": hashlib.sha256(repr(self.config).encode()).hexdigest()[:16],
             "POWERTOOLS_SERVICE_NAME": f"acso-{self.config.name}-runbooks",
             "POWERTOOLS_METRICS_NAMESPACE": "ACSO/Remediation",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -798,6 +862,96 @@ class RemediationStack(Stack):
             )
         return alarms
 
+    def _add_service_unavailable(self, steps: dict[str, StepFunction]) -> None:
+        """service-unavailable (seed: Incident Response -> Service Unavailable, severity High): an agent's
+        unavailable alarm going INTO ALARM (or an operator) starts it. It reads the service, its stopped tasks and
+        the agents' startup errors, rolls back when the newest deployment is the cause (else forces a new
+        deployment), both through the guard's last check, and waits until the service is available again."""
+        config, step = self.config, self.step
+        normalize = step(
+            "NormalizeServiceUnavailable", "service_unavailable.normalize", "service-unavailable: validate the input"
+        )
+        inspect = step(
+            "InspectUnavailableService",
+            "service_unavailable.inspect_service",
+            "service-unavailable: the service, its revisions, the agents down",
+        )
+        stopped = step(
+            "ListStoppedTasks", "service_unavailable.stopped_tasks", "service-unavailable: stopped tasks and why"
+        )
+        decide = step("DecideRemedy", "service_unavailable.decide", "service-unavailable: roll back or restart")
+        recover = step(
+            "RecoverService", "service_unavailable.recover", "service-unavailable: roll back or restart (guarded)"
+        )
+        check = step("CheckRecovery", "service_unavailable.check_recovery", "service-unavailable: available again?")
+        alarm_arns = [
+            self.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=self.unavailable_alarm_name(agent),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for agent in config.agents
+        ]
+        for reader in (inspect, recover, check):
+            reader.grant(["ecs:DescribeServices"], self.service_arns)
+        # Which agents are down (complete outage: stand down); the alarm still in ALARM right before the write.
+        for reader in (inspect, recover):
+            reader.grant(["cloudwatch:DescribeAlarms"], alarm_arns)
+        inspect.grant(["ecs:ListTaskDefinitions"], ["*"])
+        suppress_wildcards(
+            inspect.role,
+            "ecs:ListTaskDefinitions supports no resource-level permissions (read only: the ACTIVE revisions of the "
+            "service's own family).",
+            ["Resource::*"],
+        )
+        cluster_arn = self.format_arn(service="ecs", resource="cluster", resource_name=config.cluster_name)
+        stopped.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:ListTasks"], resources=["*"], conditions={"ArnEquals": {"ecs:cluster": cluster_arn}}
+            )
+        )
+        stopped.grant(
+            ["ecs:DescribeTasks"],
+            [self.format_arn(service="ecs", resource="task", resource_name=f"{config.cluster_name}/*")],
+        )
+        suppress_wildcards(
+            stopped.role,
+            "ecs:ListTasks is authorized on container instances, so it is granted on '*' under the condition "
+            "ecs:cluster = the agents' cluster; ecs:DescribeTasks on that cluster's tasks (read only).",
+            ["Resource::*", RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:ecs:.*:task\/.*\/\*$/g")],
+        )
+        recover.grant(["ecs:UpdateService"], self.service_arns)
+        for stateful in (recover, check):
+            self.state_table.grant_read_write_data(stateful.role)  # plan, budget, cooldown / circuit breaker
+        machine = self._runbook(
+            "service-unavailable",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "InspectServiceFunctionArn": inspect,
+                "StoppedTasksFunctionArn": stopped,
+                "SearchLogsFunctionArn": steps["SearchLogs"],
+                "DecideFunctionArn": decide,
+                "RecoverFunctionArn": recover,
+                "CheckRecoveryFunctionArn": check,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        events.Rule(
+            self,
+            "ServiceUnavailableAlarmRule",
+            description="Start service-unavailable when an agent's unavailable alarm goes INTO ALARM (running < "
+            "desired), not on OK or INSUFFICIENT_DATA.",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=[alarm.alarm_arn for alarm in self.unavailable_alarms.values()],
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
     def _add_complete_outage(self, steps: dict[str, StepFunction]) -> None:
         """complete-outage (seed: Emergency Procedures): most agents unavailable at once (a composite alarm over
         the unavailable alarms) or an operator starts it. It assesses every service, pages L3 and L4, and offers a
@@ -1053,6 +1207,114 @@ class RemediationStack(Stack):
         name = bucket if objects is None else f"{bucket}/{objects}"
         return self.format_arn(service="s3", region="", account="", resource=name)
 
+    @property
+    def maintenance_backup_resources(self) -> list[str]:
+        """The resources maintenance-window backs up, `{region}` and `{account}` replaced by the stack's own."""
+        return [
+            arn.replace("{region}", self.region).replace("{account}", self.account)
+            for arn in self.config.maintenance_window.backup_resources
+        ]
+
+    @property
+    def maintenance_backup_role_arn(self) -> str:
+        """The role AWS Backup assumes for maintenance-window's on-demand backups (the platform's)."""
+        name = self.config.maintenance_window.backup_role_name
+        return self.format_arn(service="iam", region="", resource="role", resource_name=name)
+
+    def _add_maintenance_window(self, steps: dict[str, StepFunction]) -> None:
+        """maintenance-window (seed: Scheduled Maintenance Window), monthly (schedules.maintenanceWindow, first Sunday
+        02:00 UTC) and by hand: pre-checklist, an on-demand AWS Backup job of each configured resource, auto-remediation
+        suppressed for the window (the automation flags' suppressedUntil), the health criteria validated and checked
+        again after the monitoring, the previous flags put back (also on the failure path and for an abandoned run),
+        a report. Its only writes: the backup jobs, the automation flags parameter, its report."""
+        config, step, handlers = self.config, self.step, "maintenance_window"
+        normalize = step(
+            "NormalizeMaintenanceWindow", f"{handlers}.normalize", "maintenance-window: validate the input"
+        )
+        guard = step("MaintenanceGuard", f"{handlers}.acquire_guard", "maintenance-window: duplicate event, lease")
+        checklist = step("MaintenancePreChecklist", f"{handlers}.pre_checklist", "maintenance-window: pre-checklist")
+        start_backup = step(
+            "StartMaintenanceBackup", f"{handlers}.start_backup", "maintenance-window: on-demand backup"
+        )
+        check_backup = step("CheckMaintenanceBackup", f"{handlers}.check_backup", "maintenance-window: backup done?")
+        suppress = step(
+            "SuppressAutoRemediation", f"{handlers}.suppress_auto_remediation", "maintenance-window: suppress"
+        )
+        assess = step("AssessMaintenanceHealth", f"{handlers}.assess_health", "maintenance-window: health criteria")
+        switch_back = step("SwitchBackAutoRemediation", f"{handlers}.switch_back", "maintenance-window: switch back")
+        report = step("ReportMaintenance", f"{handlers}.report", "maintenance-window: report to S3")
+        record = step(
+            "RecordMaintenanceDecision", f"{handlers}.record_decision", "maintenance-window: restore on failure, record"
+        )
+        checklist.grant(["ecs:DescribeServices"], self.service_arns)
+        self.state_table.grant_read_data(checklist.role)  # the runbooks' leases
+        for stateful in (guard, suppress, record):
+            self.state_table.grant_read_write_data(stateful.role)  # event claim, the lease and its note
+        self.state_table.grant_read_data(switch_back.role)  # the note on the lease
+        # The flags parameter: read by the checklist; written by the suppression and by whatever puts it back (the
+        # switch-back step, the failure path's record step, the abandoned-run rule releasing the lease).
+        self.flags.grant_read(checklist.role)
+        for writer in (suppress, switch_back, record, steps["ReleaseAbandoned"]):
+            self.flags.grant_read(writer.role)
+            self.flags.grant_write(writer.role)
+        vault_arn = self.format_arn(
+            service="backup",
+            resource="backup-vault",
+            resource_name=config.backups.vault,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        start_backup.grant(["backup:StartBackupJob"], [vault_arn])
+        start_backup.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.maintenance_backup_role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}},
+            )
+        )
+        check_backup.grant(["backup:DescribeBackupJob"], ["*"])
+        suppress_wildcards(
+            check_backup.role,
+            "backup:DescribeBackupJob supports no resource-level permissions (read only: the run's own jobs).",
+            ["Resource::*"],
+        )
+        report.grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects("maintenance-window/*")])
+        suppress_wildcards(
+            report.role,
+            "Reports are written under the maintenance-window/ prefix of the reports bucket, one key per run.",
+            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/maintenance-window\/\*$/g")],
+        )
+        for topic in self.topics.values():
+            topic.grant_publish(record.role)
+        suppress_wildcards(
+            record.role,
+            "Publishing to the KMS-encrypted escalation topics needs kms:GenerateDataKey* on their one key.",
+            ["Action::kms:GenerateDataKey*"],
+        )
+        machine = self._runbook(
+            "maintenance-window",
+            {
+                "NormalizeFunctionArn": normalize,
+                "GuardFunctionArn": guard,
+                "PreChecklistFunctionArn": checklist,
+                "StartBackupFunctionArn": start_backup,
+                "CheckBackupFunctionArn": check_backup,
+                "SuppressFunctionArn": suppress,
+                "DescribeServicesFunctionArn": steps["DescribeServices"],
+                "CollectUtilizationFunctionArn": steps["CollectUtilization"],
+                "AssessHealthFunctionArn": assess,
+                "SwitchBackFunctionArn": switch_back,
+                "ReportFunctionArn": report,
+                "RecordDecisionFunctionArn": record,
+            },
+        )
+        events.Rule(
+            self,
+            "MaintenanceWindowSchedule",
+            description="Start the monthly maintenance window (first Sunday 02:00 UTC).",
+            schedule=events.Schedule.expression(config.schedules.maintenance_window),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
     def _add_backup_verification(self, steps: dict[str, StepFunction]) -> None:
         """backup-verification (seed: Daily Backup Verification), daily and by hand: the AWS Backup jobs of the
         last `backups.maxAgeHours` all COMPLETED, and the day's `YYYY/MM/DD/` prefix of the backup bucket not
@@ -1260,6 +1522,347 @@ class RemediationStack(Stack):
             targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
         )
 
+    def _add_database_review(self, steps: dict[str, StepFunction]) -> None:
+        """database-review (seed: Database Query Optimization): its alarm (DatabaseConnections at least
+        `database.connectionsAlarmPercent` % of `maxConnections`) going into ALARM, or a console run, reads the
+        slow-query log, the agents' timeouts, the instance's metrics (one GetMetricData call) and description, and
+        leaves recommendations in a report under database-review/ of the reports bucket, linked from an L1 message.
+        Read only: no step may change RDS."""
+        policy, name, step = self.config.database, "database-review", self.step
+        normalize = step("NormalizeDatabaseReview", "database_review.normalize", f"{name}: validate the input")
+        slow = StepFunction(
+            self,
+            "FindSlowQueries",
+            handler="remediation.handlers.database_review.find_slow_queries",
+            description=f"{name}: slow-query log entries, grouped by query",
+            code=self._code,
+            layers=[self._layer],
+            environment=self._environment,
+            timeout=Duration.seconds(60),  # up to 20 000 log entries; the state's TimeoutSeconds is 90
+        )
+        collect = step("CollectDatabaseMetrics", "database_review.collect_metrics", f"{name}: one GetMetricData")
+        describe = step("DescribeDatabase", "database_review.describe_instance", f"{name}: DescribeDBInstances")
+        recommend = step("RecommendDatabase", "database_review.recommend", f"{name}: recommendations and report")
+        slow.grant(
+            ["logs:FilterLogEvents"],
+            [
+                self.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=f"{policy.slow_query_log_group}:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        collect.grant(["cloudwatch:GetMetricData"], ["*"])
+        describe.grant(
+            ["rds:DescribeDBInstances"],
+            [
+                self.format_arn(
+                    service="rds",
+                    resource="db",
+                    resource_name=policy.instance_id,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        recommend.grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects(f"{name}/*")])
+        for role, reason, findings in (
+            (
+                slow.role,
+                "logs:FilterLogEvents is granted on the database's slow-query log group ARN, which IAM spells with a "
+                "':*' suffix.",
+                [RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:log-group:.*:\*$/g")],
+            ),
+            (
+                collect.role,
+                "cloudwatch:GetMetricData supports no resource-level permissions (read only).",
+                ["Resource::*"],
+            ),
+            (
+                recommend.role,
+                "Reports are written under the database-review/ prefix of the reports bucket, one key per run.",
+                [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/database-review\/\*$/g")],
+            ),
+        ):
+            suppress_wildcards(role, reason, findings)
+        machine = self._runbook(
+            name,
+            {
+                "NormalizeFunctionArn": normalize,
+                "FindSlowQueriesFunctionArn": slow,
+                "SearchLogsFunctionArn": steps["SearchLogs"],
+                "CollectDatabaseMetricsFunctionArn": collect,
+                "DescribeDatabaseFunctionArn": describe,
+                "RecommendDatabaseFunctionArn": recommend,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "DatabaseConnectionsAlarm",
+            alarm_name=f"acso-{self.config.name}-{DATABASE_REVIEW_ALARM}",
+            alarm_description=f"ACSO database {policy.instance_id}: connections above "
+            f"{policy.connections_alarm_percent:g} % of max_connections ({policy.max_connections}) for "
+            f"{policy.alarm_evaluation_periods} periods of {policy.alarm_period_seconds // 60} minutes; starts the "
+            f"{name} runbook.",
+            metric=cloudwatch.Metric(
+                namespace="AWS/RDS",
+                metric_name="DatabaseConnections",
+                statistic="Maximum",
+                period=Duration.seconds(policy.alarm_period_seconds),
+                dimensions_map={"DBInstanceIdentifier": policy.instance_id},
+            ),
+            threshold=policy.connections_alarm_threshold,
+            evaluation_periods=policy.alarm_evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        events.Rule(
+            self,
+            "DatabaseReviewAlarmRule",
+            description=f"Start {name} when the database connections alarm goes INTO ALARM.",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=[alarm.alarm_arn],
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
+    def _add_cache_review(self, steps: dict[str, StepFunction]) -> None:
+        """cache-review (seed: Cache Optimization): its alarm (hit rate = CacheHits / (CacheHits + CacheMisses)
+        below `cache.hitRateTargetPercent`, metric math) going into ALARM, or a console run, reads the node's metrics
+        (one GetMetricData call) and node type, and leaves recommendations in a report under cache-review/ of the
+        reports bucket, linked from an L1 message. Read only: no step may change ElastiCache."""
+        policy, name, step = self.config.cache, "cache-review", self.step
+        normalize = step("NormalizeCacheReview", "cache_review.normalize", f"{name}: validate the input")
+        collect = step("CollectCacheMetrics", "cache_review.collect_metrics", f"{name}: one GetMetricData")
+        describe = step("DescribeCache", "cache_review.describe_cluster", f"{name}: DescribeCacheClusters")
+        recommend = step("RecommendCache", "cache_review.recommend", f"{name}: recommendations and report")
+        collect.grant(["cloudwatch:GetMetricData"], ["*"])
+        describe.grant(
+            ["elasticache:DescribeCacheClusters"],
+            [
+                self.format_arn(
+                    service="elasticache",
+                    resource="cluster",
+                    resource_name=policy.cluster_id,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        recommend.grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects(f"{name}/*")])
+        suppress_wildcards(
+            collect.role,
+            "cloudwatch:GetMetricData supports no resource-level permissions (read only).",
+            ["Resource::*"],
+        )
+        suppress_wildcards(
+            recommend.role,
+            "Reports are written under the cache-review/ prefix of the reports bucket, one key per run.",
+            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/cache-review\/\*$/g")],
+        )
+        machine = self._runbook(
+            name,
+            {
+                "NormalizeFunctionArn": normalize,
+                "CollectCacheMetricsFunctionArn": collect,
+                "DescribeCacheFunctionArn": describe,
+                "RecommendCacheFunctionArn": recommend,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        period = Duration.seconds(policy.alarm_period_seconds)
+
+        def cache_metric(metric_name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ElastiCache",
+                metric_name=metric_name,
+                statistic="Sum",
+                period=period,
+                dimensions_map={"CacheClusterId": policy.cluster_id},
+            )
+
+        alarm = cloudwatch.Alarm(
+            self,
+            "CacheHitRateAlarm",
+            alarm_name=f"acso-{self.config.name}-{CACHE_REVIEW_ALARM}",
+            alarm_description=f"ACSO cache {policy.cluster_id}: hit rate below {policy.hit_rate_target_percent:g} % "
+            f"for {policy.alarm_evaluation_periods} periods of {policy.alarm_period_seconds // 60} minutes; starts the "
+            f"{name} runbook.",
+            metric=cloudwatch.MathExpression(
+                expression="100 * hits / (hits + misses)",
+                using_metrics={"hits": cache_metric("CacheHits"), "misses": cache_metric("CacheMisses")},
+                label="Cache hit rate (%)",
+                period=period,
+            ),
+            threshold=policy.hit_rate_target_percent,
+            evaluation_periods=policy.alarm_evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,  # no traffic: no hit rate, no alarm
+        )
+        events.Rule(
+            self,
+            "CacheReviewAlarmRule",
+            description=f"Start {name} when the cache hit-rate alarm goes INTO ALARM.",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=[alarm.alarm_arn],
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
+    def _add_security_patch_review(self, steps: dict[str, StepFunction]) -> None:
+        """security-patch-review (seed: Security Patch Management), monthly (schedules.securityPatchReview) or by hand:
+        the serverless form of the seed's pip-audit step. Each agent's running task definition -> its images -> their
+        ECR scan findings (basic or enhanced/Inspector, both through ecr:DescribeImageScanFindings); a report
+        (Markdown + JSON) under security-patch-review/ of the reports bucket, an L1 summary, and security paged for
+        a CRITICAL finding. Read only: patching and redeploying (the seed's steps 2-3) stay with people."""
+        config, prefix, handlers = self.config, "security-patch-review", "security_patch_review"
+
+        def long_step(construct_id: str, handler: str, description: str) -> StepFunction:
+            # Many images: more than the default 30 s; the state's TimeoutSeconds is above this.
+            return StepFunction(
+                self,
+                construct_id,
+                handler=f"remediation.handlers.{handlers}.{handler}",
+                description=f"{prefix}: {description}",
+                code=self._code,
+                layers=[self._layer],
+                environment=self._environment,
+                timeout=Duration.seconds(120),
+            )
+
+        normalize = self.step("NormalizePatchReview", f"{handlers}.normalize", f"{prefix}: validate the input")
+        scan = long_step("ScanAgentImages", "scan_images", "images and their ECR scan findings")
+        publish = self.step("PublishPatchReport", f"{handlers}.publish_report", f"{prefix}: report to S3")
+        repositories = self.format_arn(
+            service="ecr", resource="repository", resource_name=config.security_patch_review.ecr_repositories
+        )
+        scan.grant(["ecs:DescribeTaskDefinition"], ["*"])
+        scan.grant(["ecr:DescribeImageScanFindings"], [repositories])
+        publish.grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects(f"{prefix}/*")])
+        suppress_wildcards(
+            scan.role,
+            "ecs:DescribeTaskDefinition supports no resource-level permissions (read only); "
+            "ecr:DescribeImageScanFindings is limited to the agents' repositories "
+            "(securityPatchReview.ecrRepositories).",
+            ["Resource::*", RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:ecr:.*:repository\/.*\*.*$/g")],
+        )
+        suppress_wildcards(
+            publish.role,
+            "Reports are written under the security-patch-review/ prefix of the reports bucket, one key per run.",
+            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/security-patch-review\/\*$/g")],
+        )
+        # The record step pages security (its audience topic) for a CRITICAL finding (logic/record.py).
+        self.audience_topics["security"].grant_publish(steps["RecordDecision"].role)
+        machine = self._runbook(
+            prefix,
+            {
+                "NormalizeFunctionArn": normalize,
+                "DescribeServicesFunctionArn": steps["DescribeServices"],
+                "ScanImagesFunctionArn": scan,
+                "PublishReportFunctionArn": publish,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        events.Rule(
+            self,
+            "SecurityPatchReviewSchedule",
+            description="Start the monthly security patch review.",
+            schedule=events.Schedule.expression(config.schedules.security_patch_review),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
+    def _add_access_review(self, steps: dict[str, StepFunction]) -> None:
+        """access-review (seed: Access Review), quarterly (schedules.accessReview) or by hand: the IAM roles whose name
+        contains accessReview.roleNameContains, their attached and inline policies, RoleLastUsed and IAM's
+        last-accessed information (an asynchronous job per role, polled with a Wait loop); unused roles and
+        permissions with recommendations in a report under access-review/ of the reports bucket, an L1 summary, and
+        security told of an unused admin-like grant. Read only: every IAM action granted here is a List/Get/Read one
+        (GenerateServiceLastAccessedDetails only starts a report), limited to role/*<roleNameContains>* where IAM
+        supports resource-level permissions."""
+        config, prefix, handlers = self.config, "access-review", "access_review"
+
+        def long_step(construct_id: str, handler: str, description: str) -> StepFunction:
+            # Many roles: more than the default 30 s; the state's TimeoutSeconds is above this.
+            return StepFunction(
+                self,
+                construct_id,
+                handler=f"remediation.handlers.{handlers}.{handler}",
+                description=f"{prefix}: {description}",
+                code=self._code,
+                layers=[self._layer],
+                environment=self._environment,
+                timeout=Duration.seconds(240),
+            )
+
+        normalize = self.step("NormalizeAccessReview", f"{handlers}.normalize", f"{prefix}: validate the input")
+        list_roles = long_step("ListAcsoRoles", "list_roles", "the roles, their policies and last use")
+        start = long_step("StartLastAccessed", "start_last_accessed", "start the last-accessed jobs")
+        collect = long_step("CollectLastAccessed", "collect_last_accessed", "last-accessed per role")
+        publish = self.step("PublishAccessReport", f"{handlers}.publish_report", f"{prefix}: report to S3")
+        roles = self.format_arn(
+            service="iam", region="", resource="role", resource_name=f"*{config.access_review.role_name_contains}*"
+        )
+        list_roles.grant(["iam:ListRoles"], ["*"])
+        list_roles.grant(["iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"], [roles])
+        start.grant(["iam:GenerateServiceLastAccessedDetails"], [roles])
+        collect.grant(["iam:GetServiceLastAccessedDetails"], ["*"])
+        collect.grant(["iam:ListPoliciesGrantingServiceAccess"], [roles])
+        publish.grant(["s3:PutObject"], [self.reports_bucket.arn_for_objects(f"{prefix}/*")])
+        roles_finding = RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:iam::.*:role\/\*.*\*$/g")
+        for step, reason, findings in (
+            (
+                list_roles,
+                "iam:ListRoles supports no resource-level permissions (read only); GetRole and the policy listings are "
+                "limited to the roles named like accessReview.roleNameContains.",
+                ["Resource::*", roles_finding],
+            ),
+            (
+                start,
+                "GenerateServiceLastAccessedDetails (a read-only report job) is limited to the roles named like "
+                "accessReview.roleNameContains.",
+                [roles_finding],
+            ),
+            (
+                collect,
+                "iam:GetServiceLastAccessedDetails supports no resource-level permissions (it reads a job by its id); "
+                "ListPoliciesGrantingServiceAccess is limited to the roles named like accessReview.roleNameContains.",
+                ["Resource::*", roles_finding],
+            ),
+            (
+                publish,
+                "Reports are written under the access-review/ prefix of the reports bucket, one key per run.",
+                [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/access-review\/\*$/g")],
+            ),
+        ):
+            suppress_wildcards(step.role, reason, findings)
+        # The record step tells security (its audience topic) of an unused admin-like grant (logic/record.py).
+        self.audience_topics["security"].grant_publish(steps["RecordDecision"].role)
+        machine = self._runbook(
+            prefix,
+            {
+                "NormalizeFunctionArn": normalize,
+                "ListRolesFunctionArn": list_roles,
+                "StartLastAccessedFunctionArn": start,
+                "CollectLastAccessedFunctionArn": collect,
+                "PublishReportFunctionArn": publish,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        events.Rule(
+            self,
+            "AccessReviewSchedule",
+            description="Start the quarterly access review.",
+            schedule=events.Schedule.expression(config.schedules.access_review),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
+
     # -- Triggers ------------------------------------------------------------------------------------
     def _release_abandoned_leases(self, step: StepFunction) -> None:
         """A run that times out or is stopped skips its record step: free its lease and audit it anyway."""
@@ -1286,6 +1889,7 @@ class RemediationStack(Stack):
         self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         page_l2 = cw_actions.SnsAction(self.topics["L2"])
         machine_name_prefix = f"acso-{self.config.name}-runbooks"
+        own_alarms: list[cloudwatch.IAlarm] = []
         for runbook in self.runbooks.values():
             machine, name = runbook.state_machine, runbook.node.id
             for kind, metric in (("Failed", machine.metric_failed()), ("TimedOut", machine.metric_timed_out())):
@@ -1302,6 +1906,7 @@ class RemediationStack(Stack):
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
                 alarm.add_alarm_action(page_l2)
+                own_alarms.append(alarm)
         undelivered = cloudwatch.Alarm(
             self,
             "TriggerDeadLettersNotEmpty",
@@ -1314,6 +1919,103 @@ class RemediationStack(Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         undelivered.add_alarm_action(page_l2)
+        self._dashboard([*own_alarms, undelivered])
+
+    def _dashboard(self, own_alarms: list[cloudwatch.IAlarm]) -> cloudwatch.Dashboard:
+        """One CloudWatch dashboard `acso-<env>-runbooks`: the self-watching alarms; every runbook's executions by
+        outcome next to its decisions (the record step's Powertools metric `Decisions`, dimensions runbook and
+        decision); the guard's actions let through and suppressed; the agents' CPU and memory."""
+        config, hour = self.config, Duration.hours(1)
+        namespace = self._environment["POWERTOOLS_METRICS_NAMESPACE"]
+        service = self._environment["POWERTOOLS_SERVICE_NAME"]
+
+        def search(
+            schema: str, metric: str, statistic: str, period: Duration, label: str, **filters: str
+        ) -> cloudwatch.MathExpression:
+            terms = " ".join(f'{key}="{value}"' for key, value in {"MetricName": metric, **filters}.items())
+            return cloudwatch.MathExpression(
+                expression=f"SEARCH('{{{schema}}} {terms}', '{statistic}', {int(period.to_seconds())})",
+                using_metrics={},
+                label=label,
+                period=period,
+            )
+
+        def decisions(**runbook: str) -> cloudwatch.MathExpression:
+            schema = f"{namespace},decision,runbook,service"
+            # Dynamic labels: one line per decision (and per runbook when not filtered to one).
+            label = "${PROP('Dim.decision')}" if runbook else "${PROP('Dim.runbook')} ${PROP('Dim.decision')}"
+            return search(schema, "Decisions", "Sum", hour, label, service=service, **runbook)
+
+        dashboard = cloudwatch.Dashboard(
+            self, "RunbooksDashboard", dashboard_name=f"acso-{config.name}-runbooks", default_interval=Duration.days(7)
+        )
+        dashboard.add_widgets(
+            cloudwatch.TextWidget(
+                markdown=f"# ACSO {config.name}: the runbooks watching themselves\n"
+                "Executions by outcome per runbook (Step Functions), the decision each run recorded (`Decisions`, "
+                f"namespace `{namespace}`), the guard's verdicts and the agents' utilization. Failed or timed-out "
+                "executions and undelivered trigger events page L2 (alarms below).",
+                width=24,
+                height=2,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Self-watching alarms (page L2)", alarms=own_alarms, width=24, height=3),
+            cloudwatch.GraphWidget(
+                title="Decisions by runbook and decision",
+                left=[decisions()],
+                width=12,
+                stacked=True,
+            ),
+            cloudwatch.GraphWidget(
+                title="Guard: actions let through and suppressed, by runbook",
+                left=[
+                    search(f"{namespace},runbook,service", name, "Sum", hour, label, service=service)
+                    for name, label in (
+                        ("GuardProceeded", "${PROP('Dim.runbook')} let through"),
+                        ("GuardSuppressed", "${PROP('Dim.runbook')} suppressed"),
+                    )
+                ],
+                width=12,
+            ),
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"Agents: {name} (%)",
+                    left=[
+                        search(
+                            "AWS/ECS,ClusterName,ServiceName",
+                            metric,
+                            "Average",
+                            Duration.minutes(5),
+                            "${PROP('Dim.ServiceName')}",
+                            ClusterName=config.cluster_name,
+                        )
+                    ],
+                    left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+                    width=12,
+                )
+                for name, metric in (("CPU", "CPUUtilization"), ("memory", "MemoryUtilization"))
+            ),
+        )
+        for name, runbook in self.runbooks.items():
+            machine = runbook.state_machine
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title=f"{name}: executions and decisions",
+                    left=[
+                        metric.with_(statistic="Sum", period=hour, label=label)
+                        for label, metric in (
+                            ("started", machine.metric_started()),
+                            ("succeeded", machine.metric_succeeded()),
+                            ("failed", machine.metric_failed()),
+                            ("timed out", machine.metric_timed_out()),
+                        )
+                    ],
+                    right=[decisions(runbook=name)],
+                    left_y_axis=cloudwatch.YAxisProps(label="executions", min=0, show_units=False),
+                    right_y_axis=cloudwatch.YAxisProps(label="decisions", min=0, show_units=False),
+                    width=12,
+                )
+            )
+        return dashboard
 
     def _trigger_dead_letters(self) -> sqs.Queue:
         dead_letters = sqs.Queue(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,6 +22,16 @@ _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 def asl_placeholders(runbook_file: str) -> set[str]:
     return set(_PLACEHOLDER.findall((STATE_MACHINES_DIR / runbook_file).read_text()))
+
+
+def shared_log_group(scope: Construct, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
+    """One log group per stack for all constructs of a kind (each its own would cost a resource per step, and a stack
+    holds 500); Lambda names a step's streams after its function in a shared group, Powertools logs the name too."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(construct_id)
+    if isinstance(existing, logs.LogGroup):
+        return existing
+    return logs.LogGroup(stack, construct_id, retention=retention, removal_policy=RemovalPolicy.DESTROY)
 
 
 def suppress_wildcards(construct: Construct, reason: str, findings: list[str | RegexAppliesTo]) -> None:
@@ -49,9 +59,7 @@ class StepFunction(Construct):
         timeout: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.log_group = shared_log_group(self, "RunbookStepLogs", logs.RetentionDays.THREE_MONTHS)
         self.role = iam.Role(
             self,
             "Role",
@@ -116,9 +124,7 @@ class RunbookStateMachine(Construct):
                 f"{asl_file}: placeholders without substitution {sorted(missing)}, "
                 f"substitutions never used {sorted(unused)}"
             )
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.log_group = shared_log_group(self, "RunbookExecutionLogs", logs.RetentionDays.SIX_MONTHS)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -35,3 +35,7 @@ class FlagStoreUnavailable(RunbookError):
 
 class ParameterNotFound(RunbookError):
     """An SSM parameter (or the version of it that is needed) does not exist; nothing was written."""
+
+
+class LeaseLost(RunbookError):
+    """The run no longer holds the lease it needs for its next write; nothing was written."""

@@ -1,4 +1,4 @@
-"""Runtime settings of every handler, parsed once from the ACSO_SETTINGS variable the stack sets."""
+"""Runtime settings of every handler, parsed once per container from the SSM parameter the stack creates."""
 
 from __future__ import annotations
 
@@ -109,6 +109,20 @@ class Backups(_Model):
     max_age_hours: int = Field(alias="maxAgeHours")
 
 
+class MaintenanceWindowPolicy(_Model):
+    """maintenance-window runbook (logic/maintenance_window.py, domain/maintenance_window.py)."""
+
+    duration_minutes: int = Field(alias="durationMinutes")
+    """The scheduled window's length; a console run gives its own (within the same bounds)."""
+    monitor_minutes: int = Field(alias="monitorMinutes")
+    backup_resources: tuple[str, ...] = Field(alias="backupResources")
+    """ARNs backed up with StartBackupJob into `backups.vault` before auto-remediation is suppressed."""
+    backup_role_arn: str = Field(alias="backupRoleArn")
+    """The role AWS Backup assumes for those jobs."""
+    backup_checks: int = Field(alias="backupChecks")
+    backup_poll_seconds: int = Field(alias="backupPollSeconds")
+
+
 class WeeklyReviewPolicy(_Model):
     """weekly-performance-review runbook (logic/weekly_performance_review.py, domain/performance.py)."""
 
@@ -131,6 +145,54 @@ class DataBreach(_Model):
     log_window_minutes: int = Field(alias="logWindowMinutes")
     audiences: dict[str, str]
     """Audience (security, legal, compliance) -> SNS topic ARN."""
+
+
+class DatabaseReview(_Model):
+    """database-review runbook (logic/database_review.py, domain/database_review.py)."""
+
+    instance_id: str = Field(alias="instanceId")
+    slow_query_log_group: str = Field(alias="slowQueryLogGroup")
+    max_connections: int = Field(alias="maxConnections")
+    connections_alarm_percent: float = Field(alias="connectionsAlarmPercent")
+    cpu_percent: float = Field(alias="cpuPercent")
+    free_memory_percent: float = Field(alias="freeMemoryPercent")
+    latency_ms: float = Field(alias="latencyMs")
+    review_hours: int = Field(alias="reviewHours")
+    top_queries: int = Field(alias="topQueries")
+    alarm_name: str = Field(alias="alarmName")
+    """The connections alarm whose going into ALARM starts the review."""
+
+
+class CacheReview(_Model):
+    """cache-review runbook (logic/cache_review.py, domain/cache_review.py)."""
+
+    cluster_id: str = Field(alias="clusterId")
+    hit_rate_target_percent: float = Field(alias="hitRateTargetPercent")
+    memory_percent: float = Field(alias="memoryPercent")
+    engine_cpu_percent: float = Field(alias="engineCpuPercent")
+    review_hours: int = Field(alias="reviewHours")
+    alarm_name: str = Field(alias="alarmName")
+    """The hit-rate alarm whose going into ALARM starts the review."""
+
+
+class SecurityPatchReview(_Model):
+    """security-patch-review runbook (logic/security_patch_review.py, domain/security_patch_review.py)."""
+
+    top_findings: int = Field(alias="topFindings")
+    """Findings listed per image and in the report's fleet table (the counts cover all of them)."""
+    max_scan_age_days: int = Field(alias="maxScanAgeDays")
+    """A scan older than this is reported as stale (basic scanning runs on push only)."""
+
+
+class AccessReview(_Model):
+    """access-review runbook (logic/access_review.py, domain/access_review.py)."""
+
+    role_name_contains: str = Field(alias="roleNameContains")
+    """Roles whose name contains this text (case-sensitive, like the seed's `contains(RoleName, 'acso')`)."""
+    unused_after_days: int = Field(alias="unusedAfterDays")
+    last_accessed_poll_seconds: int = Field(alias="lastAccessedPollSeconds")
+    last_accessed_checks: int = Field(alias="lastAccessedChecks")
+    """How long the review waits for IAM's last-accessed jobs: checks x poll seconds."""
 
 
 class ApprovalSettings(_Model):
@@ -167,7 +229,12 @@ class Settings(_Model):
     """SSM parameter of an agent's configuration; `{agent}` is the agent's name (see `config_parameter`)."""
     config_update: ConfigUpdatePolicy = Field(alias="configUpdate")
     backups: Backups
+    maintenance_window: MaintenanceWindowPolicy = Field(alias="maintenanceWindow")
     weekly_review: WeeklyReviewPolicy = Field(alias="weeklyPerformanceReview")
+    database: DatabaseReview
+    cache: CacheReview
+    security_patch_review: SecurityPatchReview = Field(alias="securityPatchReview")
+    access_review: AccessReview = Field(alias="accessReview")
 
     def config_parameter(self, agent: str) -> str:
         return self.agent_config_parameter.replace("{agent}", agent)
@@ -178,4 +245,10 @@ class Settings(_Model):
 
 @cache
 def load_settings() -> Settings:
-    return Settings.model_validate(json.loads(os.environ["ACSO_SETTINGS"]))
+    """Once per container: the document named by ACSO_SETTINGS_PARAMETER (SSM), or ACSO_SETTINGS inline (tests)."""
+    inline = os.environ.get("ACSO_SETTINGS")
+    if inline is not None:
+        return Settings.model_validate(json.loads(inline))
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - only where the stack deployed it
+
+    return Settings.model_validate(parameters.get_parameter(os.environ["ACSO_SETTINGS_PARAMETER"], transform="json"))

@@ -184,7 +184,7 @@ def _expect_kill_switch(o: Outcome) -> list[tuple[str, bool]]:
     ]
 
 
-# -- maintenance-window ----------------------------------------------------------------------------------
+# -- guard-maintenance-window (the configured window; the maintenance-window runbook's are its own module) --
 FIRST_SUNDAY_0230 = datetime(2026, 12, 6, 2, 30, tzinfo=UTC)
 
 
@@ -270,8 +270,8 @@ SCENARIOS = [
         _expect_kill_switch,
     ),
     Scenario(
-        "maintenance-window",
-        "An alarm in the monthly window is suppressed; after the window it acts.",
+        "guard-maintenance-window",
+        "An alarm in the configured monthly window is suppressed; after the window it acts.",
         HOT,
         _maintenance,
         _expect_maintenance,

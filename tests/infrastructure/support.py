@@ -64,6 +64,15 @@ class SynthesizedStack:
                 resolver.attributes[(logical_id, "TopicArn")] = arn
         return resolver
 
+    def settings_json(self) -> str:
+        """The settings document every handler loads (the SSM parameter its ACSO_SETTINGS_PARAMETER names),
+        resolved."""
+        resolver = self.resolver()
+        function = next(iter(self.of_type("AWS::Lambda::Function").values()))
+        name = function["Environment"]["Variables"]["ACSO_SETTINGS_PARAMETER"]
+        parameter = next(props for props in self.of_type("AWS::SSM::Parameter").values() if props.get("Name") == name)
+        return resolver.resolve(parameter["Value"])
+
     def definitions(self) -> dict[str, dict]:
         """State machine logical id -> its definition as CloudFormation would create it, parsed."""
         if self._definitions is None:

@@ -83,6 +83,8 @@ def test_the_restore_bucket_is_written_and_cleaned_only_under_dr_test_by_the_res
 
 
 def test_only_the_jobs_step_may_list_backup_jobs_and_nothing_else_of_aws_backup(synthesized) -> None:
+    """Besides, maintenance-window starts its own on-demand backup and polls those jobs
+    (tests/infrastructure/test_maintenance_window.py checks the vault and the role it passes)."""
     grants = {
         (action, synthesized.function_of_role(role))
         for s in policy_statements(synthesized)
@@ -92,4 +94,8 @@ def test_only_the_jobs_step_may_list_backup_jobs_and_nothing_else_of_aws_backup(
         for role in s.roles
     }
 
-    assert grants == {("backup:ListBackupJobs", f"{BACKUP_VERIFICATION_HANDLERS}list_backup_jobs")}
+    assert grants == {
+        ("backup:ListBackupJobs", f"{BACKUP_VERIFICATION_HANDLERS}list_backup_jobs"),
+        ("backup:StartBackupJob", "remediation.handlers.maintenance_window.start_backup"),
+        ("backup:DescribeBackupJob", "remediation.handlers.maintenance_window.check_backup"),
+    }

@@ -23,8 +23,7 @@ def _evidence_bucket(synthesized: SynthesizedStack) -> tuple[str, dict]:
 
 
 def _settings(synthesized: SynthesizedStack) -> dict:
-    function = next(iter(synthesized.of_type("AWS::Lambda::Function").values()))
-    return json.loads(synthesized.resolver().resolve(function["Environment"]["Variables"]["ACSO_SETTINGS"]))
+    return json.loads(synthesized.settings_json())
 
 
 def _refers_to(resource, logical_id: str) -> bool:
@@ -111,7 +110,8 @@ def test_handlers_are_told_the_evidence_bucket_and_each_audience_topic(synthesiz
     }
 
 
-def test_only_the_notify_step_publishes_to_the_audience_topics(synthesized):
+def test_only_the_notify_step_publishes_to_the_audience_topics_and_the_record_step_to_security_alone(synthesized):
+    """security-patch-review and access-review tell security through the shared record step (Decision.audiences)."""
     audience_topics = {
         lid
         for lid, props in synthesized.of_type("AWS::SNS::Topic").items()
@@ -126,9 +126,17 @@ def test_only_the_notify_step_publishes_to_the_audience_topics(synthesized):
         and any(_refers_to(s.resources, topic) for topic in audience_topics)
     ]
 
+    security = {
+        lid for lid in audience_topics if synthesized.of_type("AWS::SNS::Topic")[lid]["TopicName"].endswith("-security")
+    }
+
     assert publishers
     for statement in publishers:
-        assert {synthesized.function_of_role(role) for role in statement.roles} == {NOTIFY_STAKEHOLDERS}
+        handlers = {synthesized.function_of_role(role) for role in statement.roles}
+        if handlers == {"remediation.handlers.record.record_decision"}:
+            assert {topic for topic in audience_topics if _refers_to(statement.resources, topic)} == security
+        else:
+            assert handlers == {NOTIFY_STAKEHOLDERS}
 
 
 def _finding_event(severity: float, cluster: str, account: str = ACCOUNT) -> dict:

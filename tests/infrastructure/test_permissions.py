@@ -28,6 +28,7 @@ WRITING_HANDLERS = {
     "remediation.handlers.complete_outage.fail_over",  # the DR region's services, after a person approved
     "remediation.handlers.rollback.roll_back",  # deploys an earlier revision of the service's own family
     "remediation.handlers.memory_leak.restart",  # forces a new deployment of a leaking service
+    "remediation.handlers.service_unavailable.recover",  # rolls back a failing release, or forces a new deployment
     "remediation.handlers.config_update.apply_config",  # forces a new deployment after writing the config
     "remediation.handlers.config_update.restore_previous_config",  # ... and after restoring the previous one
     "remediation.handlers.data_breach.isolate_service",  # desired 0, only after an approval (logic/guard.py)
@@ -91,12 +92,18 @@ def test_ecs_actions_are_scoped_to_exactly_the_configured_services_and_only_act_
     config = synthesized.config
     resolver = synthesized.resolver()
     expected = sorted(ecs_service_arn(config.cluster_name, service) for service in config.service_names)
-    # Service actions only: task-definition actions (Describe/RegisterTaskDefinition) have no resource scope.
+    # Service actions only: task-definition actions (Describe/RegisterTaskDefinition) have no resource scope, and the
+    # task reads (ListTasks/DescribeTasks) are scoped to the cluster (see test_service_unavailable.py).
     ecs_statements = [
         s
         for s in policy_statements(synthesized)
         if s.effect == "Allow"
-        and any(a.lower().startswith("ecs:") and "taskdefinition" not in a.lower() for a in s.actions)
+        and any(
+            a.lower().startswith("ecs:")
+            and "taskdefinition" not in a.lower()
+            and a.lower() not in ("ecs:listtasks", "ecs:describetasks")
+            for a in s.actions
+        )
     ]
     updates = [s for s in ecs_statements if actions_cover(s.actions, "ecs:UpdateService")]
 
@@ -124,12 +131,19 @@ def test_log_search_is_limited_to_the_agents_log_group_and_to_the_search_step(sy
         if s.effect == "Allow" and actions_cover(s.actions, "logs:FilterLogEvents")
     ]
 
+    # Besides the agents' log group, only database-review's slow-query step reads a log: the database's slow-query log.
+    readers = {
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*": LOG_READING_HANDLERS,
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{synthesized.config.database.slow_query_log_group}:*": {
+            "remediation.handlers.database_review.find_slow_queries"
+        },
+    }
+
     assert searches
     for statement in searches:
-        assert resolver.resolve(list(statement.resources)) == [
-            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*"
-        ]
-        assert _handlers_of(synthesized, statement.roles) <= LOG_READING_HANDLERS
+        (resource,) = resolver.resolve(list(statement.resources))
+        assert resource in readers, statement.source
+        assert _handlers_of(synthesized, statement.roles) <= readers[resource]
 
 
 def test_agent_config_parameters_are_read_and_written_only_by_config_update_and_only_those_parameters(synthesized):
@@ -164,7 +178,7 @@ def test_every_lambda_step_runs_with_the_same_environment_carrying_the_environme
     assert all(environment == environments[0] for environment in environments)
     variables = synthesized.resolver().resolve(environments[0])
     assert variables["POWERTOOLS_SERVICE_NAME"] == f"acso-{config.name}-runbooks"
-    settings = Settings.model_validate(json.loads(variables["ACSO_SETTINGS"]))
+    settings = Settings.model_validate_json(synthesized.settings_json())
     assert settings.environment == config.name
     assert settings.cluster_name == config.cluster_name
     assert settings.services == {agent: config.service_name(agent) for agent in config.agents}
@@ -176,10 +190,7 @@ def test_every_lambda_step_runs_with_the_same_environment_carrying_the_environme
 def test_staging_acts_in_dry_run_under_a_lower_cap_than_production(synthesized_app):
     def settings(environment: str) -> Settings:
         synthesized = synthesized_app[environment]
-        function = next(iter(synthesized.of_type("AWS::Lambda::Function").values()))
-        return Settings.model_validate_json(
-            synthesized.resolver().resolve(function["Environment"]["Variables"]["ACSO_SETTINGS"])
-        )
+        return Settings.model_validate_json(synthesized.settings_json())
 
     staging, production = settings("staging"), settings("production")
     assert (staging.guard.dry_run, staging.high_cpu.max_desired_count) == (True, 3)
@@ -214,3 +225,26 @@ def test_every_lambda_handler_resolves_to_a_callable_in_the_functions_package(pr
         if not callable(handler):
             unresolved[logical_id] = f"{props['Handler']} is not callable"
     assert unresolved == {}
+
+
+def test_every_function_reads_the_one_settings_document_and_its_environment_stays_within_lambdas_limit(synthesized):
+    """The settings live once in SSM (4 KB is Lambda's limit for all environment variables together)."""
+    resolver = synthesized.resolver()
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    settings_parameter = next(
+        logical_id
+        for logical_id, props in synthesized.of_type("AWS::SSM::Parameter").items()
+        if props.get("Name", "").endswith("/runbooks/settings")
+    )
+    readers = {
+        role
+        for statement in policy_statements(synthesized)
+        if statement.effect == "Allow" and actions_cover(statement.actions, "ssm:GetParameter")
+        for role in statement.roles
+        if any(settings_parameter in json.dumps(resource) for resource in statement.resources)
+    }
+
+    for props in functions.values():
+        variables = resolver.resolve(props["Environment"]["Variables"])
+        assert len(json.dumps(variables)) < 4096
+        assert props["Role"]["Fn::GetAtt"][0] in readers

@@ -43,14 +43,13 @@ def test_each_escalation_level_and_audience_has_a_topic_encrypted_with_a_rotatin
 
 
 def test_escalation_topics_are_the_ones_the_handlers_are_told_to_notify(synthesized):
-    """ACSO_SETTINGS.escalation.<level>.topicArn of every function is that level's topic."""
+    """The settings' escalation.<level>.topicArn is that level's topic."""
     resolver = synthesized.resolver()
     topics = {
         props["TopicName"]: resolver.refs[logical_id]
         for logical_id, props in synthesized.of_type("AWS::SNS::Topic").items()
     }
-    function = next(iter(synthesized.of_type("AWS::Lambda::Function").values()))
-    settings = json.loads(resolver.resolve(function["Environment"]["Variables"]["ACSO_SETTINGS"]))
+    settings = json.loads(synthesized.settings_json())
 
     assert {level: entry["topicArn"] for level, entry in settings["escalation"].items()} == {
         level: topics[f"acso-{synthesized.environment}-escalation-{level.lower()}"] for level in ESCALATION_LEVELS

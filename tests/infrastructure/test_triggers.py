@@ -238,6 +238,7 @@ def test_failed_or_timed_out_runbooks_and_undelivered_trigger_events_page_l2(syn
         for props in synthesized.of_type("AWS::CloudWatch::Alarm").values()
         if props.get("MetricName") not in ("CPUUtilization", "MemoryUtilization")  # the agents' trigger alarms
         and not props["AlarmName"].endswith("-unavailable")  # the agents' metric-math unavailable alarms
+        and not props["AlarmName"].endswith(("-database-connections", "-cache-hit-rate"))  # the reviews' triggers
     ]
     watched = {(props["Namespace"], props["MetricName"]) for props in own}
 

@@ -156,7 +156,15 @@ ACTIVE_REGION_PARAMETER = "/acso/production/dr/active-region"
 BACKUP_BUCKET = "acso-production-backups"
 BACKUP_VAULT = "acso-production-vault"
 DR_RESTORE_BUCKET = "acso-production-dr-restore"
+MAINTENANCE_BACKUP_RESOURCES = (
+    f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db:acso-production-db",
+    f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/acso-production-agents",
+)
+MAINTENANCE_BACKUP_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/service-role/AWSBackupDefaultServiceRole"
 AUTOMATION_ENABLED = {"enabled": True, "suppressedUntil": None, "reason": ""}
+DB_INSTANCE = "acso-production-db"
+SLOW_QUERY_LOG_GROUP = "/aws/rds/instance/acso-production-db/slowquery"
+CACHE_CLUSTER = "acso-production-cache"
 
 
 def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
@@ -223,6 +231,14 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
             "rpoMinutes": 1440,
         },
         "backups": {"bucket": BACKUP_BUCKET, "vault": BACKUP_VAULT, "maxAgeHours": 24},
+        "maintenanceWindow": {
+            "durationMinutes": 180,
+            "monitorMinutes": 30,
+            "backupResources": list(MAINTENANCE_BACKUP_RESOURCES),
+            "backupRoleArn": MAINTENANCE_BACKUP_ROLE,
+            "backupChecks": 12,
+            "backupPollSeconds": 300,
+        },
         "weeklyPerformanceReview": {
             "days": 7,
             "anomalyPercent": 25,
@@ -237,12 +253,39 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
             "logWindowMinutes": 1440,
             "audiences": {audience: audience_topic_arn(audience) for audience in AUDIENCES},
         },
+        "securityPatchReview": {"topFindings": 10, "maxScanAgeDays": 30},
+        "accessReview": {
+            "roleNameContains": "acso",
+            "unusedAfterDays": 90,
+            "lastAccessedPollSeconds": 5,
+            "lastAccessedChecks": 24,
+        },
         "agentConfigParameter": "/acso/production/{agent}/config",
         "configUpdate": {
             "maxConfigBytes": 2048,
             "loadedPattern": '"Configuration loaded" "[{agent}]"',
             "loadedChecks": 5,
             "loadedPollSeconds": 60,
+        },
+        "database": {
+            "instanceId": DB_INSTANCE,
+            "slowQueryLogGroup": SLOW_QUERY_LOG_GROUP,
+            "maxConnections": 1000,
+            "connectionsAlarmPercent": 80,
+            "cpuPercent": 80,
+            "freeMemoryPercent": 10,
+            "latencyMs": 20,
+            "reviewHours": 24,
+            "topQueries": 10,
+            "alarmName": "acso-production-database-connections",
+        },
+        "cache": {
+            "clusterId": CACHE_CLUSTER,
+            "hitRateTargetPercent": 80,
+            "memoryPercent": 80,
+            "engineCpuPercent": 90,
+            "reviewHours": 24,
+            "alarmName": "acso-production-cache-hit-rate",
         },
     }
 

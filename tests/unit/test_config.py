@@ -51,6 +51,13 @@ def test_checked_in_config_has_both_environments_with_the_seed_thresholds():
         ({"health": {"cpuPercent": 170}}, "acso:environments.production.health.cpuPercent"),
         ({"guard": {"dryRun": "no"}}, "acso:environments.production.guard.dryRun: expected true or false"),
         ({"schedules": {"dailyHealthCheck": "every day"}}, "acso:environments.production.schedules.dailyHealthCheck"),
+        ({"schedules": {"accessReview": "quarterly"}}, "acso:environments.production.schedules.accessReview"),
+        ({"accessReview": {"unusedAfterDays": 500}}, "acso:environments.production.accessReview.unusedAfterDays"),
+        (
+            {"accessReview": {"lastAccessedChecks": 120, "lastAccessedPollSeconds": 60}},
+            "acso:environments.production.accessReview.lastAccessedChecks",
+        ),
+        ({"securityPatchReview": {"ecrRepositories": "Acso Repos"}}, "securityPatchReview.ecrRepositories"),
         ({"account": "12345"}, "acso:environments.production.account"),
         (
             {"escalation": {"L3": {"responseMinutes": "soon"}}},

@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.core.models import botocore_stubber
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 
 from simulator.emulator import EmbeddedAws, ExecutionStillRunningError, VirtualClock, event_pattern_matches
 
@@ -762,6 +763,59 @@ def test_a_second_region_of_the_account_keeps_ecs_running_counts_until_its_deplo
     assert aws.client("ecs").list_clusters()["clusterArns"] == [], "the account's own region is another backend"
 
 
+def test_a_stopped_task_of_a_service_is_listed_and_described_like_ecs_with_its_stop_code_times_and_exit_code(
+    aws: EmbeddedAws,
+) -> None:
+    """add_stopped_task builds moto's own Task (its RunTask fails on awsvpc task definitions) and sets the fields
+    ECS reports; add_service_event and update_primary_deployment set what moto never reports."""
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="c")
+    ecs.register_task_definition(
+        family="s",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "agent", "image": "i", "essential": True}],
+    )
+    ecs.create_service(cluster="c", serviceName="s", taskDefinition="s", desiredCount=2)
+    started = START - timedelta(hours=6)
+    arn = aws.add_stopped_task(
+        "c",
+        "s",
+        "s:1",
+        started_by="ecs-svc/1",
+        stop_code="EssentialContainerExited",
+        stopped_reason="Essential container in task exited",
+        exit_code=137,
+        container_reason="OutOfMemoryError",
+        created_at=started - timedelta(seconds=30),
+        started_at=started,
+        stopped_at=START,
+    )
+    aws.add_service_event("c", "s", "(service s) is unable to consistently start tasks successfully.", START)
+    aws.update_primary_deployment("c", "s", failedTasks=3, rolloutState="FAILED")
+
+    listed = ecs.list_tasks(cluster="c", serviceName="s", desiredStatus="STOPPED")["taskArns"]
+    task = ecs.describe_tasks(cluster="c", tasks=listed)["tasks"][0]
+    service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+
+    assert listed == [arn]
+    assert task["taskDefinitionArn"].endswith(":task-definition/s:1")
+    assert (task["lastStatus"], task["stopCode"], task["stoppedReason"]) == (
+        "STOPPED",
+        "EssentialContainerExited",
+        "Essential container in task exited",
+    )
+    assert (task["group"], task["startedBy"]) == ("service:s", "ecs-svc/1")
+    assert (task["startedAt"], task["stoppedAt"]) == (started, START)
+    assert (task["containers"][0]["exitCode"], task["containers"][0]["reason"]) == (137, "OutOfMemoryError")
+    assert [event["message"] for event in service["events"]] == [
+        "(service s) is unable to consistently start tasks successfully."
+    ]
+    assert (service["deployments"][0]["failedTasks"], service["deployments"][0]["rolloutState"]) == (3, "FAILED")
+
+
 # --- PATCH 14: percentile statistics; PATCH 15: GetMetricWidgetImage ------------------------------------------
 
 
@@ -858,3 +912,239 @@ def test_metric_widget_image_is_a_png_of_the_widget_size_drawn_from_the_emulated
     assert lines[0].values == (3.0, 2.5, 2.0, 1.5, 1.0, 0.5)
     assert lines[1].values == (66.0, 65.0, 64.0, 63.0, 62.0, 61.0)
     assert (start, end) == (START - timedelta(hours=6), START)
+
+
+# --- PATCH 16: AmazonStateLanguageParser.parse keeps each definition's ANTLR parse tree ------------------------
+
+
+def test_a_definition_is_parsed_with_antlr_once_and_every_execution_still_gets_its_own_program(
+    aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parses = []
+    original = ASLParser.state_machine
+    monkeypatch.setattr(ASLParser, "state_machine", lambda parser: parses.append(1) or original(parser))
+    arn = aws.register_function("count", lambda event, context: {"n": event["n"] + 1})
+    definition = {
+        "Comment": f"parse-cache canary {time.monotonic_ns()}",  # a definition no other test deployed
+        "StartAt": "Count",
+        "States": {"Count": _task(arn, Next="Again"), "Again": _task(arn, End=True)},
+    }
+    first = aws.deploy_state_machine("parse-cache-a", definition)
+    second = aws.deploy_state_machine("parse-cache-b", definition)
+
+    results = [aws.run_execution(machine, {"n": n}) for machine in (first, second) for n in (0, 10)]
+
+    assert [result.output for result in results] == [{"n": 2}, {"n": 12}, {"n": 2}, {"n": 12}]
+    assert len(parses) == 1, "moto parses on CreateStateMachine and StartExecution; the tree is reused after one"
+    with pytest.raises(ClientError, match="ASLParserException"):  # an invalid definition is still refused
+        aws.deploy_state_machine("parse-cache-invalid", {"StartAt": "Missing", "States": {"X": {"Type": "Nope"}}})
+
+
+# --- PATCH 17: StartBackupJob and DescribeBackupJob answered from the jobs the world records -----------------------
+def test_start_backup_job_records_an_on_demand_job_once_per_idempotency_token_and_describe_reads_it(
+    aws: EmbeddedAws,
+) -> None:
+    backup = boto3.client("backup", region_name="eu-west-1")
+    backup.create_backup_vault(BackupVaultName="acso-production-vault")
+    request = {
+        "BackupVaultName": "acso-production-vault",
+        "ResourceArn": "arn:aws:rds:eu-west-1:123456789012:db:acso-production-db",
+        "IamRoleArn": "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole",
+        "IdempotencyToken": "run-1-0",
+    }
+
+    started = backup.start_backup_job(**request)
+    again = backup.start_backup_job(**request)  # a retried step
+    described = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+    listed = backup.list_backup_jobs(ByBackupVaultName="acso-production-vault")["BackupJobs"]
+
+    assert again["BackupJobId"] == started["BackupJobId"] and started["CreationDate"] == START
+    assert (described["State"], described["ResourceType"], described["ResourceName"]) == (
+        "CREATED",
+        "RDS",
+        "acso-production-db",
+    )
+    assert described["RecoveryPointArn"] == started["RecoveryPointArn"]
+    assert [job["BackupJobId"] for job in listed] == [started["BackupJobId"]]
+    assert aws.api_calls()["backup.StartBackupJob"] == 2
+
+
+def test_start_backup_job_into_a_missing_vault_and_describing_an_unknown_job_fail_like_aws_backup(
+    aws: EmbeddedAws,
+) -> None:
+    backup = boto3.client("backup", region_name="eu-west-1")
+
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        backup.start_backup_job(
+            BackupVaultName="nope",
+            ResourceArn="arn:aws:rds:eu-west-1:123456789012:db:x",
+            IamRoleArn="arn:aws:iam::1:role/r",
+        )
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        backup.describe_backup_job(BackupJobId="unknown")
+
+
+def test_on_demand_backup_jobs_lists_only_the_jobs_start_backup_job_created(aws: EmbeddedAws) -> None:
+    backup = boto3.client("backup", region_name="eu-west-1")
+    backup.create_backup_vault(BackupVaultName="vault")
+    aws.put_backup_job(
+        {"BackupJobId": "nightly", "BackupVaultName": "vault", "State": "COMPLETED", "CreationDate": START}
+    )
+    started = backup.start_backup_job(
+        BackupVaultName="vault", ResourceArn="arn:aws:dynamodb:eu-west-1:123456789012:table/t", IamRoleArn="r"
+    )
+
+    assert [job["BackupJobId"] for job in aws.on_demand_backup_jobs()] == [started["BackupJobId"]]
+
+
+# --- PATCH 21: IAM last-accessed; ECR scan findings (moto's custom results) ----------------------------------
+def _role_with_policies(aws: EmbeddedAws, name: str = "acso-production-probe") -> str:
+    iam = boto3.client("iam", region_name="eu-west-1")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="runtime",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "sqs:*"], "Resource": "*"}],
+            }
+        ),
+    )
+    managed = iam.create_policy(
+        PolicyName="logs-writer",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=managed)
+    return arn
+
+
+def test_moto_has_no_iam_last_accessed_so_the_emulator_answers_it() -> None:
+    """When moto implements these, compare its answers with PATCH 21's and drop one of them."""
+    from moto.iam.responses import IamResponse  # noqa: PLC0415 - moto's own class, unpatched
+
+    for name in (
+        "generate_service_last_accessed_details",
+        "get_service_last_accessed_details",
+        "list_policies_granting_service_access",
+    ):
+        assert not hasattr(IamResponse, name), name
+
+
+def test_a_last_accessed_job_completes_in_virtual_time_listing_every_granted_service_and_the_recorded_use(
+    aws: EmbeddedAws,
+) -> None:
+    iam = boto3.client("iam", region_name="eu-west-1")
+    arn = _role_with_policies(aws)
+    aws.record_service_access("acso-production-probe", "logs", START - timedelta(hours=1))
+    job = iam.generate_service_last_accessed_details(Arn=arn, Granularity="SERVICE_LEVEL")["JobId"]
+
+    assert iam.get_service_last_accessed_details(JobId=job)["JobStatus"] == "IN_PROGRESS"
+    aws.clock.advance(EmbeddedAws.LAST_ACCESSED_JOB_SECONDS)
+    report = iam.get_service_last_accessed_details(JobId=job)
+
+    assert report["JobStatus"] == "COMPLETED"
+    assert {s["ServiceNamespace"]: s.get("LastAuthenticated") for s in report["ServicesLastAccessed"]} == {
+        "logs": START - timedelta(hours=1),
+        "s3": None,
+        "sqs": None,
+    }
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        iam.get_service_last_accessed_details(JobId="00000000-0000-4000-8000-000000000000")
+
+
+def test_policies_granting_service_access_name_the_inline_and_the_managed_policy(aws: EmbeddedAws) -> None:
+    iam = boto3.client("iam", region_name="eu-west-1")
+    arn = _role_with_policies(aws)
+
+    entries = iam.list_policies_granting_service_access(Arn=arn, ServiceNamespaces=["logs", "s3", "ecs"])
+
+    assert {e["ServiceNamespace"]: e["Policies"] for e in entries["PoliciesGrantingServiceAccess"]} == {
+        "logs": [
+            {
+                "PolicyName": "logs-writer",
+                "PolicyType": "MANAGED",
+                "PolicyArn": "arn:aws:iam::123456789012:policy/logs-writer",
+            }
+        ],
+        "s3": [
+            {
+                "PolicyName": "runtime",
+                "PolicyType": "INLINE",
+                "EntityType": "ROLE",
+                "EntityName": "acso-production-probe",
+            }
+        ],
+        "ecs": [],
+    }
+
+
+def test_set_role_activity_changes_create_date_and_role_last_used(aws: EmbeddedAws) -> None:
+    iam = boto3.client("iam", region_name="eu-west-1")
+    _role_with_policies(aws)
+
+    aws.set_role_activity("acso-production-probe", created=START - timedelta(days=300), last_used=START)
+    role = iam.get_role(RoleName="acso-production-probe")["Role"]
+
+    assert role["CreateDate"] == START - timedelta(days=300)
+    assert role["RoleLastUsed"] == {"LastUsedDate": START, "Region": "eu-west-1"}
+
+
+def test_image_scan_findings_are_moto_s_custom_result_for_that_image_and_its_fake_default_otherwise(
+    aws: EmbeddedAws,
+) -> None:
+    ecr = boto3.client("ecr", region_name="eu-west-1")
+    ecr.create_repository(repositoryName="acso/probe")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": "sha256:" + "1" * 64},
+            "layers": [],
+        }
+    )
+    for tag in ("1.0", "1.1"):
+        ecr.put_image(repositoryName="acso/probe", imageManifest=manifest.replace("1" * 64, tag[-1] * 64), imageTag=tag)
+        ecr.start_image_scan(repositoryName="acso/probe", imageId={"imageTag": tag})
+    finding = {"severity": "CRITICAL", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2024-45490"}}
+    aws.put_image_scan_findings(
+        "acso/probe",
+        "1.0",
+        {
+            "imageScanStatus": {"status": "ACTIVE"},
+            "imageScanFindings": {"findingSeverityCounts": {"CRITICAL": 1}, "enhancedFindings": [finding]},
+        },
+    )
+
+    seeded = ecr.describe_image_scan_findings(repositoryName="acso/probe", imageId={"imageTag": "1.0"})
+    default = ecr.describe_image_scan_findings(repositoryName="acso/probe", imageId={"imageTag": "1.1"})
+
+    assert seeded["imageScanFindings"]["enhancedFindings"][0]["packageVulnerabilityDetails"]["vulnerabilityId"] == (
+        "CVE-2024-45490"
+    )
+    again = ecr.describe_image_scan_findings(repositoryName="acso/probe", imageId={"imageTag": "1.0"})
+    assert again["imageScanFindings"] == seeded["imageScanFindings"], "kept for the image, not consumed"
+    assert [f["name"] for f in default["imageScanFindings"]["findings"]] == ["CVE-9999-9999"]
+
+
+# --- PATCH 17: symmetric KMS keys share one (unused) private key; asymmetric keys still get their own --------------
+
+
+def test_symmetric_kms_keys_still_encrypt_and_decrypt_and_asymmetric_keys_keep_their_own_key_pair(
+    aws: EmbeddedAws,
+) -> None:
+    kms = boto3.client("kms", region_name="eu-west-1")
+    first, second = (kms.create_key(Description=name)["KeyMetadata"]["KeyId"] for name in ("first", "second"))
+    signing = [kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"] for _ in range(2)]
+
+    blob = kms.encrypt(KeyId=first, Plaintext=b"page L2")["CiphertextBlob"]
+
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"page L2"
+    assert kms.decrypt(CiphertextBlob=blob)["KeyId"].endswith(first) and first != second
+    public_keys = {kms.get_public_key(KeyId=key)["PublicKey"] for key in signing}
+    assert len(public_keys) == 2, "asymmetric keys are generated as before, each its own"

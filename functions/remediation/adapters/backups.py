@@ -127,3 +127,36 @@ def _entry(item: dict) -> dict:
         "etag": item.get("ETag", ""),
         "lastModified": item["LastModified"].isoformat(),
     }
+
+
+def start_backup_job(vault: str, resource_arn: str, role_arn: str, idempotency_token: str) -> dict:
+    """An on-demand AWS Backup job of the resource into the vault. The same idempotency token (a retried step) gets
+    the same job back, never a second backup."""
+    with aws_errors("backup.StartBackupJob"):
+        response = client("backup").start_backup_job(
+            BackupVaultName=vault, ResourceArn=resource_arn, IamRoleArn=role_arn, IdempotencyToken=idempotency_token
+        )
+    created = response.get("CreationDate")
+    return {
+        "jobId": response["BackupJobId"],
+        "resource": resource_arn,
+        "recoveryPointArn": response.get("RecoveryPointArn"),
+        "createdAt": created.isoformat() if created else None,
+    }
+
+
+def describe_backup_job(job_id: str) -> dict:
+    """A backup job's state (CREATED, PENDING, RUNNING, COMPLETED, FAILED, ABORTED, EXPIRED, PARTIAL) and result."""
+    with aws_errors("backup.DescribeBackupJob"):
+        job = client("backup").describe_backup_job(BackupJobId=job_id)
+    completed = job.get("CompletionDate")
+    return {
+        "jobId": job["BackupJobId"],
+        "resource": job.get("ResourceArn", ""),
+        "state": job.get("State", "UNKNOWN"),
+        "percentDone": job.get("PercentDone"),
+        "statusMessage": job.get("StatusMessage", ""),
+        "recoveryPointArn": job.get("RecoveryPointArn"),
+        "completedAt": completed.isoformat() if completed else None,
+        "sizeBytes": job.get("BackupSizeInBytes"),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -179,3 +180,83 @@ def describe_task_definition_raw(task_definition: str) -> dict:
     with aws_errors("ecs.DescribeTaskDefinition"):
         response = client("ecs").describe_task_definition(taskDefinition=task_definition, include=["TAGS"])
     return {"taskDefinition": response["taskDefinition"], "tags": response.get("tags", [])}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
+
+
+def describe_service_detail(cluster: str, service_name: str, max_events: int = 5) -> dict:
+    """The service as an incident responder reads it: status, running / desired / pending, its task definition,
+    each deployment (status, task definition, rollout state and reason, counts, failed tasks, when) and the newest
+    events; times as ISO text. The PRIMARY deployment's task definition is the service's own (ECS keeps them equal)."""
+    with aws_errors("ecs.DescribeServices"):
+        response = client("ecs").describe_services(cluster=cluster, services=[service_name])
+    found = [raw for raw in response.get("services", []) if raw.get("serviceName") == service_name]
+    if not found or found[0].get("status") == "INACTIVE":
+        raise ServiceNotFound(f"ECS service {service_name} not found or inactive in cluster {cluster}")
+    raw = found[0]
+    deployments = [
+        {
+            "id": deployment.get("id"),
+            "status": deployment.get("status"),
+            "taskDefinition": raw.get("taskDefinition", "")
+            if deployment.get("status") == "PRIMARY"
+            else deployment.get("taskDefinition", ""),
+            "rolloutState": deployment.get("rolloutState", "COMPLETED"),
+            "rolloutStateReason": deployment.get("rolloutStateReason"),
+            "desiredCount": deployment.get("desiredCount", 0),
+            "runningCount": deployment.get("runningCount", 0),
+            "pendingCount": deployment.get("pendingCount", 0),
+            "failedTasks": deployment.get("failedTasks", 0),
+            "createdAt": _iso(deployment.get("createdAt")),
+        }
+        for deployment in sorted(raw.get("deployments", []), key=lambda d: d.get("status") != "PRIMARY")
+    ]
+    return {
+        "serviceName": raw["serviceName"],
+        "status": raw.get("status", "UNKNOWN"),
+        "desiredCount": raw.get("desiredCount", 0),
+        "runningCount": raw.get("runningCount", 0),
+        "pendingCount": raw.get("pendingCount", 0),
+        "taskDefinition": raw.get("taskDefinition", ""),
+        "deployments": deployments,
+        "events": [
+            {"createdAt": _iso(event.get("createdAt")), "message": event.get("message", "")}
+            for event in raw.get("events", [])[:max_events]
+        ],
+    }
+
+
+def stopped_tasks(cluster: str, service_name: str, max_tasks: int = 20) -> list[dict]:
+    """The service's stopped tasks that ECS still keeps (about an hour), newest first, at most `max_tasks`: task
+    definition, stop code and reason, each container's exit code and reason, created / started / stopped times."""
+    with aws_errors("ecs.ListTasks"):
+        arns = client("ecs").list_tasks(
+            cluster=cluster, serviceName=service_name, desiredStatus="STOPPED", maxResults=min(max_tasks, 100)
+        )["taskArns"]
+    if not arns:
+        return []
+    with aws_errors("ecs.DescribeTasks"):
+        described = client("ecs").describe_tasks(cluster=cluster, tasks=arns[:max_tasks]).get("tasks", [])
+    tasks = [
+        {
+            "taskArn": task["taskArn"],
+            "taskDefinition": task.get("taskDefinitionArn", "").rsplit("/", 1)[-1],
+            "lastStatus": task.get("lastStatus"),
+            "stopCode": task.get("stopCode"),
+            "stoppedReason": task.get("stoppedReason"),
+            "startedBy": task.get("startedBy"),
+            "createdAt": _iso(task.get("createdAt")),
+            "startedAt": _iso(task.get("startedAt")),
+            "stoppedAt": _iso(task.get("stoppedAt")),
+            "containers": [
+                {"name": c.get("name"), "exitCode": c.get("exitCode"), "reason": c.get("reason")}
+                for c in task.get("containers", [])
+            ],
+        }
+        # ListTasks' serviceName already scopes the list; the group says the same of each task.
+        for task in described
+        if task.get("group") in (None, f"service:{service_name}")
+    ]
+    return sorted(tasks, key=lambda task: task["stoppedAt"] or "", reverse=True)

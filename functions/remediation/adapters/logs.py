@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from remediation.adapters.aws import aws_errors, client
+from botocore.exceptions import ClientError
+
+from remediation.adapters.aws import aws_errors, client, error_code
 
 
 @dataclass(frozen=True)
@@ -60,4 +62,30 @@ def read_events(
                         "message": event["message"],
                     }
                 )
+    return events, False
+
+
+def read_messages_if_group_exists(
+    log_group: str, pattern: str, start: datetime, end: datetime, max_events: int
+) -> tuple[list[tuple[int, str]], bool] | None:
+    """(timestamp ms, message) of every event matching the pattern in [start, end), oldest first, up to max_events,
+    and whether the window held more; None when the log group does not exist (e.g. a log not exported)."""
+    paginator = client("logs").get_paginator("filter_log_events")
+    events: list[tuple[int, str]] = []
+    with aws_errors("logs.FilterLogEvents"):
+        try:
+            for page in paginator.paginate(
+                logGroupName=log_group,
+                filterPattern=pattern,
+                startTime=int(start.timestamp() * 1000),
+                endTime=int(end.timestamp() * 1000),
+            ):
+                for event in page.get("events", []):
+                    if len(events) == max_events:
+                        return events, True
+                    events.append((event["timestamp"], event["message"]))
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise
     return events, False

@@ -340,3 +340,34 @@ def _conditional_write(operation: str, call: Callable[..., Any], **request: Any)
             return False
         with aws_errors(operation):
             raise
+
+
+def live_lease_holder(table: str, resource: str, now: datetime) -> str | None:
+    """Who holds a live lease on the resource now; None when it is free or the lease expired (TTL lags)."""
+    item = _get(table, f"LEASE#{resource}", "LEASE")
+    if not item or int(item.get("expiresAt", {}).get("N", "0")) < _epoch(now):
+        return None
+    return item.get("owner", {}).get("S", "unknown")
+
+
+def note_on_lease(table: str, resource: str, owner: str, name: str, value: str) -> bool:
+    """Keep on our own lease what its release must undo, as text (e.g. the automation flags a maintenance window
+    replaced); False when we do not hold the lease."""
+    return _conditional_write(
+        "dynamodb.UpdateItem",
+        client("dynamodb").update_item,
+        TableName=table,
+        Key={"pk": {"S": f"LEASE#{resource}"}, "sk": {"S": "LEASE"}},
+        UpdateExpression="SET #note = :value",
+        ConditionExpression="#owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner", "#note": name},
+        ExpressionAttributeValues={":owner": {"S": owner}, ":value": {"S": value}},
+    )
+
+
+def lease_note(table: str, resource: str, owner: str, name: str) -> str | None:
+    """A note on the lease (note_on_lease) while `owner` holds it; None otherwise."""
+    item = _get(table, f"LEASE#{resource}", "LEASE")
+    if item.get("owner", {}).get("S") != owner:
+        return None
+    return item.get(name, {}).get("S")

@@ -15,6 +15,14 @@ def ecs_service(region: str, cluster: str, service: str) -> str:
     )
 
 
+def ecs_stopped_tasks(region: str, cluster: str, service: str) -> str:
+    """The service's Tasks tab filtered to its stopped tasks (stop codes and reasons)."""
+    return (
+        f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/tasks"
+        f"?region={region}&status=STOPPED"
+    )
+
+
 def alarm(region: str, alarm_name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(alarm_name)}"
 
@@ -55,3 +63,27 @@ def ssm_parameter(region: str, name: str) -> str:
         f"https://{region}.console.aws.amazon.com/systems-manager/parameters/{quote(name.lstrip('/'))}/description"
         f"?region={region}&tab=Table"
     )
+
+
+def rds_instance(region: str, instance_id: str) -> str:
+    """The instance's page in the RDS console (its Monitoring and Logs tabs)."""
+    return (
+        f"https://{region}.console.aws.amazon.com/rds/home?region={region}"
+        f"#database:id={quote(instance_id)};is-cluster=false"
+    )
+
+
+def elasticache_cluster(region: str, cluster_id: str) -> str:
+    """The cluster's page in the ElastiCache console (its Metrics tab)."""
+    return f"https://{region}.console.aws.amazon.com/elasticache/home?region={region}#/redis/{quote(cluster_id)}"
+
+
+def ecr_image(region: str, account_id: str, repository: str, digest: str | None) -> str:
+    """The image's page in the ECR console (its scan findings), or the repository's when the digest is unknown."""
+    base = f"https://{region}.console.aws.amazon.com/ecr/repositories/private/{account_id}/{repository}"
+    return f"{base}/_/image/{digest}/details?region={region}" if digest else f"{base}?region={region}"
+
+
+def iam_role(name: str) -> str:
+    """The role's page in the IAM console; its "Last Accessed" tab shows what the access review read."""
+    return f"https://console.aws.amazon.com/iam/home#/roles/details/{quote(name, safe='')}?section=permissions"

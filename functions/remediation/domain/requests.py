@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
+from remediation.domain.maintenance_window import duration_problem
 from remediation.domain.rollback import requested_revision
 from remediation.errors import InvalidInput
 from remediation.settings import Settings
@@ -285,6 +286,91 @@ def normalize_weekly_review(raw: Any, settings: Settings, execution_name: str) -
     )
 
 
+# -- security-patch-review and access-review (scheduled, or started by hand; read only) ---------------------------
+SECURITY_PATCH_REVIEW_EXAMPLE = '{"services": "all"} or {"services": ["supervisor", "threat-hunter"]}'
+ACCESS_REVIEW_EXAMPLE = '{"reason": "quarterly access review"} (optionally with "unusedAfterDays": 30)'
+MAX_UNUSED_AFTER_DAYS = 400
+"""IAM's last-accessed information covers the trailing 400 days: a longer window cannot be judged."""
+
+
+class PatchReviewRequest(Request):
+    agents: tuple[str, ...]
+
+
+class AccessReviewRequest(Request):
+    unused_after_days: int
+    """A permission or role not used within this many days is reported as unused (accessReview.unusedAfterDays)."""
+    as_of: str
+    """ISO instant the review judges from (the schedule's time, or when it was started by hand)."""
+
+
+class _ConsoleAccessReview(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: str = Field(min_length=3, max_length=500)
+    unusedAfterDays: int | None = Field(default=None, ge=1, le=MAX_UNUSED_AFTER_DAYS)  # noqa: N815 - console key
+
+
+def normalize_security_patch_review(raw: Any, settings: Settings, execution_name: str) -> PatchReviewRequest:
+    """The monthly schedule's event (every agent), or a console input naming the agents (or "all")."""
+    raw = _require_object(raw, SECURITY_PATCH_REVIEW_EXAMPLE)
+    fired = _scheduled(raw)
+    if fired is not None:
+        agents, trigger, reason = tuple(settings.services), "schedule", f"monthly schedule {raw.get('time', '')}"
+        key = f"schedule:{raw.get('id') or execution_name}#security-patch-review"
+    else:
+        try:
+            console = _ConsoleHealthCheck.model_validate(raw)
+        except ValidationError as error:
+            raise InvalidInput(_validation_message(error, SECURITY_PATCH_REVIEW_EXAMPLE)) from None
+        if console.services == "all":
+            agents = tuple(settings.services)
+        elif not console.services:
+            raise InvalidInput(
+                f'"services" is an empty list; name agents or use "all". Expected {SECURITY_PATCH_REVIEW_EXAMPLE}.'
+            )
+        else:
+            agents = tuple(dict.fromkeys(resolve_agent(name, settings) for name in console.services))
+        trigger, reason, key = "console", "started from the console", f"console:{execution_name}#security-patch-review"
+    return PatchReviewRequest(
+        runbook="security-patch-review",
+        trigger=trigger,
+        dry_run=False,
+        idempotency_key=key,
+        reason=reason,
+        event_id=raw.get("id") if fired else None,
+        agents=agents,
+    )
+
+
+def normalize_access_review(raw: Any, settings: Settings, execution_name: str, now: datetime) -> AccessReviewRequest:
+    """The quarterly schedule's event, or a console input saying why (and optionally another unused window)."""
+    raw = _require_object(raw, ACCESS_REVIEW_EXAMPLE)
+    fired = _scheduled(raw)
+    days = settings.access_review.unused_after_days
+    if fired is not None:
+        trigger, reason, as_of = "schedule", f"quarterly schedule {raw.get('time', '')}", fired
+        key = f"schedule:{raw.get('id') or execution_name}#access-review"
+    else:
+        try:
+            console = _ConsoleAccessReview.model_validate(raw)
+        except ValidationError as error:
+            raise InvalidInput(_validation_message(error, ACCESS_REVIEW_EXAMPLE)) from None
+        trigger, reason, as_of = "console", console.reason, now
+        days = console.unusedAfterDays or days
+        key = f"console:{execution_name}#access-review"
+    return AccessReviewRequest(
+        runbook="access-review",
+        trigger=trigger,
+        dry_run=False,
+        idempotency_key=key,
+        reason=reason,
+        event_id=raw.get("id") if fired else None,
+        unused_after_days=days,
+        as_of=as_of.isoformat(),
+    )
+
+
 def normalize_outage(
     raw: Any, action: str, settings: Settings, account_id: str, region: str, execution_name: str
 ) -> OutageRequest:
@@ -402,6 +488,30 @@ def normalize_restart(raw: Any, settings: Settings, execution_name: str) -> Serv
     """Console input of restart-agent: one service and why."""
     example = '{"service": "supervisor", "reason": "agent unresponsive"}'
     return _console_service_request(raw, _ConsoleRestart, example, "restart-agent", "restart", settings, execution_name)
+
+
+SERVICE_UNAVAILABLE_EXAMPLE = (
+    '{"service": "supervisor", "reason": "health checks failing"} (optionally with "dryRun": true)'
+)
+
+
+def normalize_service_unavailable(
+    raw: Any, settings: Settings, account_id: str, region: str, execution_name: str
+) -> ServiceRequest:
+    """The agent's unavailable alarm (running < desired) going into ALARM, or a console input: one service and why."""
+    runbook, action = "service-unavailable", "unavailable-recover"
+    if isinstance(raw, dict) and raw.get("detail-type") == ALARM_STATE_CHANGE:
+        request = normalize_service_alarm(raw, runbook, action, settings, account_id, region, execution_name)
+        expected = settings.availability.unavailable_alarms.get(request.agent)
+        if request.alarm_name != expected:
+            raise InvalidInput(
+                f"Alarm {request.alarm_name!r} is not {request.agent}'s unavailable alarm {expected!r}; start this "
+                f"runbook by hand with {SERVICE_UNAVAILABLE_EXAMPLE}."
+            )
+        return request
+    return _console_service_request(
+        raw, _ConsoleRestart, SERVICE_UNAVAILABLE_EXAMPLE, runbook, action, settings, execution_name
+    )
 
 
 class ConfigUpdateRequest(ServiceRequest):
@@ -604,6 +714,74 @@ def _guardduty_finding(raw: dict, settings: Settings, account_id: str, region: s
     )
 
 
+# -- maintenance-window (monthly schedule, or started by hand) ---------------------------------------------------
+MAINTENANCE_WINDOW_EXAMPLE = (
+    '{"durationMinutes": 120, "reason": "monthly patching, change CHG-42"} (optionally with "dryRun": true)'
+)
+
+
+class MaintenanceWindowRequest(Request):
+    cluster_name: str
+    agents: tuple[str, ...]
+    """Every configured agent: the checklist and the checks cover them all."""
+    duration_minutes: int
+    """How long auto-remediation is suppressed, from `started_at`."""
+    monitor_minutes: int
+    """The window's last minutes: validated at their start, checked again at their end."""
+    started_at: str
+    """ISO instant the run started: the window's start."""
+
+
+class _ConsoleMaintenanceWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    durationMinutes: int  # noqa: N815 - the documented console key
+    reason: str = Field(min_length=3, max_length=500)
+    dryRun: bool = False  # noqa: N815
+
+
+def normalize_maintenance_window(
+    raw: Any, settings: Settings, execution_name: str, now: datetime
+) -> MaintenanceWindowRequest:
+    """The monthly schedule's event (the configured window length), or a console input: the window's length (bounded)
+    and why. Anything else fails here, before any backup or flag is touched."""
+    raw = _require_object(raw, MAINTENANCE_WINDOW_EXAMPLE)
+    policy = settings.maintenance_window
+    common = {
+        "runbook": "maintenance-window",
+        "cluster_name": settings.cluster_name,
+        "agents": tuple(settings.services),
+        "monitor_minutes": policy.monitor_minutes,
+        "started_at": now.isoformat(),
+    }
+    if _scheduled(raw) is not None:
+        return MaintenanceWindowRequest(
+            trigger="schedule",
+            dry_run=settings.guard.dry_run,
+            # EventBridge may deliver a schedule's event twice (at-least-once): one window per event.
+            idempotency_key=f"schedule:{raw.get('id') or execution_name}#maintenance-window",
+            reason=f"monthly schedule {raw.get('time', '')}",
+            event_id=raw.get("id"),
+            duration_minutes=policy.duration_minutes,
+            **common,
+        )
+    try:
+        console = _ConsoleMaintenanceWindow.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput(_validation_message(error, MAINTENANCE_WINDOW_EXAMPLE)) from None
+    problem = duration_problem(console.durationMinutes, policy.monitor_minutes)
+    if problem:
+        raise InvalidInput(f"{problem}. Expected {MAINTENANCE_WINDOW_EXAMPLE}.")
+    return MaintenanceWindowRequest(
+        trigger="console",
+        dry_run=console.dryRun or settings.guard.dry_run,
+        idempotency_key=f"console:{execution_name}#maintenance-window",
+        reason=console.reason,
+        duration_minutes=console.durationMinutes,
+        **common,
+    )
+
+
 # -- backup-verification and dr-test (scheduled, or started by hand) -------------------------------------------
 BACKUP_HISTORY_DAYS = 30
 """AWS Backup lists the jobs of the last 30 days: an older day cannot be verified."""
@@ -724,4 +902,80 @@ def normalize_dr_test(raw: Any, settings: Settings, execution_name: str, now: da
         idempotency_key=f"console:{execution_name}#dr-test",
         reason=console.reason,
         started_at=now.isoformat(),
+    )
+
+
+# -- database-review and cache-review (their alarm, or started by hand; read only) -------------------------------
+MAX_REVIEW_HOURS = 168
+"""A week of slow-query log and metrics at most in one review."""
+REVIEW_EXAMPLE = '{"reason": "agents slow since the release", "hours": 24}'
+
+
+class ReviewRequest(Request):
+    hours: int
+    """The window reviewed, ending at `as_of`."""
+    as_of: str
+    """ISO instant the review looks back from (the run's start): every step reads the same window."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def window_minutes(self) -> int:
+        """The window in minutes, for the shared log search step."""
+        return self.hours * 60
+
+
+class _ConsoleReview(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: str = Field(min_length=3, max_length=500)
+    hours: int | None = Field(default=None, ge=1, le=MAX_REVIEW_HOURS)
+
+
+def normalize_review(
+    raw: Any,
+    runbook: str,
+    alarm_name: str,
+    default_hours: int,
+    account_id: str,
+    region: str,
+    execution_name: str,
+    now: datetime,
+) -> ReviewRequest:
+    """database-review / cache-review: the runbook's own alarm going into ALARM (reviews the configured hours), or a
+    console input saying why, optionally with the hours to review. Read only: there is no dry run."""
+    raw = _require_object(raw, REVIEW_EXAMPLE)
+    if raw.get("detail-type") == ALARM_STATE_CHANGE or raw.get("source") == "aws.cloudwatch":
+        detail = _check_alarm_event(raw, account_id, region)
+        if detail["alarmName"] != alarm_name:
+            raise InvalidInput(
+                f"Alarm {detail['alarmName']!r} is not the {runbook} alarm {alarm_name!r}; start this runbook by hand "
+                f"with {REVIEW_EXAMPLE}."
+            )
+        alarm_arn = (raw.get("resources") or [f"alarm:{alarm_name}"])[0]
+        state_at = detail["state"].get("timestamp", raw.get("time", ""))
+        return ReviewRequest(
+            runbook=runbook,
+            trigger="alarm",
+            dry_run=False,
+            idempotency_key=f"{alarm_arn}@{state_at}#{runbook}",
+            reason=detail["state"].get("reason", "alarm"),
+            alarm_name=alarm_name,
+            alarm_arn=alarm_arn,
+            alarm_state_at=state_at,
+            event_id=raw.get("id"),
+            hours=default_hours,
+            as_of=now.isoformat(),
+        )
+    try:
+        console = _ConsoleReview.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput(_validation_message(error, REVIEW_EXAMPLE)) from None
+    return ReviewRequest(
+        runbook=runbook,
+        trigger="console",
+        dry_run=False,
+        idempotency_key=f"console:{execution_name}#{runbook}",
+        reason=console.reason,
+        hours=console.hours or default_hours,
+        as_of=now.isoformat(),
     )

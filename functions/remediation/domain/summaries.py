@@ -23,6 +23,9 @@ class Decision:
     after: dict | None = None
     also: tuple[str, ...] = ()
     """Further levels told the same at once, e.g. L4 with L3 (one message per level, one incident)."""
+    audiences: tuple[str, ...] = ()
+    """Audience topics told the same at once (security, legal, compliance: settings.data_breach.audiences), e.g. a
+    CRITICAL image finding pages security."""
 
 
 @dataclass(frozen=True)
@@ -1055,6 +1058,521 @@ def _signed_percent(value: float | None) -> str:
     return "far off its baseline" if value is None else f"{value:+.0f} %"
 
 
+def _short_revision(task_definition: str) -> str:
+    return str(task_definition or "?").rsplit("/", 1)[-1]
+
+
+def _unavailable_evidence(evidence: dict) -> list[str]:
+    """What the on-call reads first: counts and revisions, each deployment, why tasks stopped, events, log lines."""
+    service, tasks = evidence["service"], evidence["tasks"]
+    lines = [
+        f"{service['serviceName']} ({service['status']}): {service['runningCount']} running / "
+        f"{service['desiredCount']} desired / {service['pendingCount']} pending; runs {service['runningRevision']}, "
+        f"previous ACTIVE revision {service['previousRevision'] or 'none'}"
+    ]
+    lines += [
+        f"    deployment {d['status']} {_short_revision(d['taskDefinition'])}: rollout {d['rolloutState']}, "
+        f"{d['runningCount']}/{d['desiredCount']} running, {d['failedTasks']} failed tasks"
+        for d in service["deployments"]
+    ]
+    lines.append(
+        f"Stopped tasks ({tasks['count']}): {tasks['startFailures']} failed to start, {tasks['crashes']} crashed after "
+        "running"
+    )
+    reasons: dict[str, int] = {}
+    for task in tasks["tasks"]:
+        exits = ", ".join(
+            f"{c['name']} exit {c['exitCode']}" + (f" ({c['reason']})" if c.get("reason") else "")
+            for c in task["containers"]
+        )
+        reason = f"{task['taskDefinition']}: {task['stopCode']}: {task['stoppedReason']}; {exits}"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    lines += [f"    {count} x {reason[:240]}" for reason, count in list(reasons.items())[:3]]
+    if service["events"]:
+        lines.append("Service events (newest first):")
+        lines += [f"    {event['createdAt']} {event['message'][:200]}" for event in service["events"][:5]]
+    lines += _log_lines(evidence["logs"])
+    if service["agentsUnavailable"]:
+        lines.append(f"Agents unavailable right now: {', '.join(service['agentsUnavailable'])}")
+    return lines
+
+
+def _unavailable_without_action(plan: dict, high: str, prefix: str, page: str, lines: list[str]) -> Decision:
+    """No remedy applied: running again or a complete outage (audit only), or nothing that fits (paged at High)."""
+    if plan["action"] == "none":
+        return Decision("no-action", plan["why"], None, f"{prefix}: running again, no action", lines)
+    if plan["action"] == "stand-down":
+        return Decision("suppressed", plan["why"], None, f"{prefix}: complete outage, no action", lines)
+    why = f"no automated remedy: {plan['why']}"
+    subject = f"{prefix}: UNAVAILABLE, no automated fix"
+    return Decision("escalated", why, high, subject, [f"{page}.", *lines])
+
+
+def _unavailable_not_acted(
+    plan: dict, action: dict, high: str, prefix: str, page: str, lines: list[str], service: str
+) -> Decision:
+    """Dry run (L1 reads the exact call), or the guard's last check said no: recovered meanwhile (audit only),
+    anything else paged at High."""
+    remedy, before = ("roll back" if action["remedy"] == "rollback" else "restart"), action["before"]
+    if action["outcome"] == "dry-run":
+        why = f"dry run: {plan['why']}; would call {action['call']['operation']} {action['call']['parameters']}"
+        return Decision("dry-run", why, "L1", f"{prefix}: DRY RUN, would {remedy}", [why, "", *lines], before)
+    refusal = action.get("authorization") or {"reason": "unchanged", "detail": f"{service} runs {action.get('to')}"}
+    why = f"{remedy} not made: {refusal['reason']}: {refusal['detail']}; no change made"
+    if refusal["reason"] == "alarm-resolved":  # it came back by itself in the meantime
+        return Decision("suppressed", why, None, f"{prefix}: recovered before the {remedy}", [why, *lines], before)
+    subject = f"{prefix}: UNAVAILABLE, {remedy} refused ({refusal['reason']})"
+    return Decision("escalated", why, high, subject, [f"{page}.", why, *lines], before)
+
+
+def service_unavailable(state: dict, context: RunContext) -> Decision:
+    """Recovered -> L1 with what was done; not recovered, refused, no remedy that fits, or down again within the
+    cooldown of the last automated remedy -> the level the escalation matrix gives severity High (`state.severity`
+    from the first state, L2 by default) with the evidence; already running again -> audit only; a complete outage
+    -> audit only (complete-outage pages L3/L4)."""
+    request, guard = state["request"], state.get("guard", {})
+    severity = state.get("severity") or {"severity": "High", "level": "L2"}
+    high = severity["level"]
+    plan, action, evidence = state.get("plan"), state.get("action"), state.get("evidence")
+    agent, service, cluster = request["agent"], request["service_name"], request["cluster_name"]
+    prefix = f"[ACSO {context.environment}] service-unavailable {agent}"
+    lines = [f"Why it ran: {_trigger_line(request)}"]
+    if evidence:
+        lines += ["", "Evidence", *_unavailable_evidence(evidence)]
+    if plan:
+        lines += ["", f"Decision: {plan['action']} - {plan['why']}"]
+    links_block = [
+        "",
+        "Links",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+        f"Service (events, deployments): {links.ecs_service(context.region, cluster, service)}",
+        f"Stopped tasks: {links.ecs_stopped_tasks(context.region, cluster, service)}",
+        f"Agents' logs: {links.log_group(context.region, context.log_group)}",
+    ]
+    if request.get("alarm_name"):
+        links_block.append(f"Alarm: {links.alarm(context.region, request['alarm_name'])}")
+    lines += links_block
+    page = f"ESCALATED (severity {severity['severity']}, {high}): service {service} is unavailable"
+    if guard.get("reason") == "cooldown" and request["trigger"] == "alarm":  # down again right after a remedy
+        why = f"unavailable again within the cooldown of the last automated remedy ({guard.get('detail')}); not acting"
+        subject = f"{prefix}: UNAVAILABLE AGAIN after a remedy"
+        return Decision("escalated", why, high, subject, [f"{page}.", why, "", *lines])
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    if action is None:
+        return _unavailable_without_action(plan, high, prefix, page, lines)
+    before = action["before"]
+    revisions = [f"Revision before: {_short_revision(before['task_definition'])}"]
+    if action["outcome"] in ("dry-run", "refused", "unchanged"):
+        return _unavailable_not_acted(plan, action, high, prefix, page, [*revisions, "", *lines], service)
+    rollout = state.get("rollout", {})
+    observed = rollout.get("service", action["after"])
+    revisions.append(f"Revision after: {_short_revision(observed['task_definition'])}")
+    if action["remedy"] == "rollback":
+        change = f"rolled {service} back {action['from']} -> {action['to']}"
+        short = f"rolled back rev {action['from'].rsplit(':', 1)[-1]} -> {action['to'].rsplit(':', 1)[-1]}"
+        back = [
+            f"To return to {action['from']}: aws ecs update-service --cluster {cluster} --service {service} "
+            f"--task-definition {action['from']}"
+        ]
+    else:
+        change = f"forced a new deployment of {service} ({_short_revision(before['task_definition'])})"
+        short, back = "restarted", []
+    counts = f"{observed['running_count']} running / {observed['desired_count']} desired"
+    if rollout.get("stable"):
+        why = f"{change}: available again, {counts}, rollout {observed['rollout_state']}"
+        return Decision(
+            "acted", why, "L1", f"{prefix}: {short}, available again", [why, *revisions, "", *lines], before, observed
+        )
+    why = f"{change} but it is still unavailable: {counts}, rollout {observed['rollout_state']}"
+    details = [f"{page}.", why, *revisions, *back, ""]
+    breaker = rollout.get("breaker") or {}
+    if breaker.get("opened"):
+        details.append(
+            f"CIRCUIT BREAKER OPEN: {breaker['failures']} failed recoveries within the window; automated "
+            f"service-unavailable remedies are disabled. Re-enable after investigating: aws dynamodb delete-item "
+            f"--table-name {context.state_table} --key "
+            '\'{"pk": {"S": "BREAKER#service-unavailable"}, "sk": {"S": "BREAKER"}}\''
+        )
+    return Decision(
+        "escalated", why, high, f"{prefix}: {short}, STILL UNAVAILABLE", [*details, *lines], before, observed
+    )
+
+
+def security_patch_review(state: dict, context: RunContext) -> Decision:
+    """Always a short L1 summary linking the report; a CRITICAL finding in any agent's image also pages security
+    (its audience topic) with the CVE, the package and the fix."""
+    review, request = state["review"], state["request"]
+    report = review["report"]
+    report_link = links.s3_object(context.region, report["bucket"], report["key"])
+    totals = review["totals"]
+    lines = [f"{review['verdict'][0].upper()}{review['verdict'][1:]}. Report: {report_link}", ""]
+    for group in review["critical"]:
+        fixed = {None: "fixed version unknown (basic scan)", "": "no fix yet"}.get(group["fixed"], group["fixed"])
+        lines.append(
+            f"CRITICAL {group['id']} in {group['package']} {group['installed']} -> {fixed}: "
+            f"{', '.join(group['images'])} ({group['link']})"
+        )
+    if review["criticalGroups"] > len(review["critical"]):
+        lines.append(f"... {review['criticalGroups'] - len(review['critical'])} more CRITICAL in the report")
+    if review["critical"]:
+        lines.append("")
+    for image in review["images"]:
+        counts = image["counts"]
+        figures = (
+            ", ".join(f"{counts[severity]} {severity}" for severity in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
+            if image["reviewed"]
+            else f"NOT REVIEWED ({image['status']})"
+        )
+        lines.append(f"{image['agent']} {image['image']}: {figures}")
+    urgent = [r for r in review["recommendations"] if r["priority"] <= 2]
+    if urgent:
+        lines += ["", "Recommendations", *[f"- {r['text']}" for r in urgent]]
+        if review["recommendationCount"] > len(urgent):
+            lines.append(f"- ... {review['recommendationCount'] - len(urgent)} more in the report")
+    lines += [
+        "",
+        f"Why it ran: {_trigger_line(request)}",
+        "",
+        "Links",
+        f"Report: {report_link}",
+        f"Report (JSON): {links.s3_object(context.region, report['bucket'], report['json'])}",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+    ]
+    after = {
+        "report": f"s3://{report['bucket']}/{report['key']}",
+        "critical": totals["CRITICAL"],
+        "high": totals["HIGH"],
+        "notReviewed": [item["agent"] for item in review["notReviewed"]],
+    }
+    prefix = f"[ACSO {context.environment}] security patch review {review['month']}"
+    more = f", {len(review['notReviewed'])} NOT reviewed" if review["notReviewed"] else ""
+    if review["critical"]:
+        first = review["critical"][0]
+        subject = f"{prefix}: {totals['CRITICAL']} CRITICAL ({first['id']} in {', '.join(first['agents'])}){more}"
+        why = "CRITICAL findings: " + "; ".join(
+            f"{group['id']} ({group['package']}) in {', '.join(group['agents'])}" for group in review["critical"]
+        )
+        return Decision("escalated", why, "L1", subject, lines, after=after, audiences=("security",))
+    subject = f"{prefix}: no CRITICAL, {totals['HIGH']} HIGH{more}"
+    return Decision("reported", review["verdict"], "L1", subject, lines, after=after)
+
+
+def access_review(state: dict, context: RunContext) -> Decision:
+    """Always a short L1 summary linking the report; an admin-like grant the role does not use also tells security."""
+    review, request = state["review"], state["request"]
+    report = review["report"]
+    report_link = links.s3_object(context.region, report["bucket"], report["key"])
+    lines = [
+        f"{review['verdict'][0].upper()}{review['verdict'][1:]}: {review['roles']} roles with "
+        f"'{review['roleNameContains']}' in their name (of {review['listed']}), unused = not used in the last "
+        f"{review['unusedAfterDays']} days. Nothing was changed. Report: {report_link}",
+        "",
+    ]
+    lines += [
+        f"SECURITY: admin-like policy {s['policy']} on {s['role']}, "
+        + ("role unused" if s["roleVerdict"] == "unused-role" else s["verdict"].replace("-", " "))
+        for s in review["security"]
+    ]
+    lines += [f"Unused role: {name}" for name in review["unusedRoles"]]
+    lines += [f"Unused policy: {p['policy']} on {p['role']}" for p in review["unusedPolicies"]]
+    if review["unusedPolicyCount"] > len(review["unusedPolicies"]):
+        lines.append(f"... {review['unusedPolicyCount'] - len(review['unusedPolicies'])} more unused policies")
+    if review["notAssessed"]:
+        lines.append(f"Not assessed (last-accessed data missing): {', '.join(review['notAssessed'])}")
+    if review["recommendations"]:
+        lines += ["", "Recommendations", *[f"- {r['text']}" for r in review["recommendations"]]]
+        if review["recommendationCount"] > len(review["recommendations"]):
+            lines.append(f"- ... {review['recommendationCount'] - len(review['recommendations'])} more in the report")
+    lines += [
+        "",
+        f"Why it ran: {_trigger_line(request)}",
+        "",
+        "Links",
+        f"Report: {report_link}",
+        f"Report (JSON): {links.s3_object(context.region, report['bucket'], report['json'])}",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+    ]
+    after = {
+        "report": f"s3://{report['bucket']}/{report['key']}",
+        "unusedRoles": review["unusedRoles"],
+        "unusedPolicies": review["unusedPolicyCount"],
+        "adminLikeUnused": len(review["security"]),
+    }
+    subject = f"[ACSO {context.environment}] access review {review['quarter']}: {review['verdict']}"
+    if review["security"]:
+        why = "admin-like grants not used: " + "; ".join(f"{s['policy']} on {s['role']}" for s in review["security"])
+        return Decision("escalated", why, "L1", subject, lines, after=after, audiences=("security",))
+    return Decision("reported", review["verdict"], "L1", subject, lines, after=after)
+
+
+def _review_decision(
+    kind: str, subject: str, found: list[dict], figures: list[str], tail: list[str], after: dict
+) -> Decision:
+    """database-review / cache-review: always a short L1 message linking the report (read only, nothing to undo)."""
+    urgent = sum(1 for item in found if item["priority"] == 1)
+    count = f"{len(found)} recommendation{'' if len(found) == 1 else 's'}" + (f", {urgent} urgent" if urgent else "")
+    advice = [f"- [P{item['priority']}] {item['text']}" for item in found[:5]]
+    if len(found) > 5:
+        advice.append(f"- ... {len(found) - 5} more in the report")
+    lines = [*figures, "", "Recommendations", *(advice or [f"None: no {kind} finding in the window."]), "", *tail]
+    why = "; ".join(item["text"] for item in found[:3]) or f"no {kind} finding in the window"
+    return Decision("reported", why, "L1", f"{subject}: {count}"[:99], lines, after=after | {"recommendations": count})
+
+
+def database_review(state: dict, context: RunContext) -> Decision:
+    """L1 summary of a database review: the connections and CPU figures, the slowest query and its index hint, the
+    recommendations, and the links (report, slow-query log, database, execution)."""
+    request, evidence, review = state["request"], state["evidence"], state["review"]
+    measured, instance, slow = evidence["metrics"], evidence["instance"], evidence["slowQueries"]
+    report, top, maximum = review["report"], review["topQuery"], review["maxConnections"]
+    report_link = links.s3_object(context.region, report["bucket"], report["key"])
+    peak, window = measured["connectionsPeak"], measured["window"]
+    share = (
+        "no data" if peak is None else f"peak {peak:,.0f} of max_connections {maximum:,} ({100 * peak / maximum:.0f} %)"
+    )
+    figures = [
+        f"Instance {instance['instance_id']} ({instance['instance_class']}, {instance['engine']}), {window['hours']} h "
+        f"to {window['end'][:16]} UTC. Report: {report_link}",
+        "",
+        f"Connections: {share}, mean {_number(measured['connectionsMean'])}",
+        f"CPU peak {_percent(measured['cpuPeakPercent'])}, read latency {_ms(measured['readLatencyMs'])}, write "
+        f"latency {_ms(measured['writeLatencyMs'])}",
+    ]
+    if top:
+        hint = top.get("indexHint")
+        figures += [
+            f"Slow queries: {slow['parsed']} logged ({slow['distinct']} distinct, {slow['totalSeconds']} s in total); "
+            "slowest by total time:",
+            f"    {top['fingerprint'][:200]}",
+            f"    {top['count']} runs, {top['total_seconds']:.1f} s, ~{_number(top['rowsExaminedPerRun'])} rows "
+            "examined per run" + (f"; index hint {hint['table']} ({', '.join(hint['columns'])})" if hint else ""),
+        ]
+    else:
+        figures.append(
+            f"Slow queries: {'none logged' if slow['found'] else 'log group not found'} ({slow['logGroup']})"
+        )
+    figures.append(f"Agents' log lines about slow queries or timeouts: {evidence['agentLogs']['matches']}")
+    tail = [
+        f"Why it ran: {_trigger_line(request)}",
+        "",
+        "Links",
+        f"Report: {report_link}",
+        f"Slow-query log: {links.log_group(context.region, slow['logGroup'])}",
+        f"Database: {links.rds_instance(context.region, instance['instance_id'])}",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+    ]
+    after = {
+        "report": f"s3://{report['bucket']}/{report['key']}",
+        "connectionsPeak": peak,
+        "maxConnections": maximum,
+        "topQuery": top["fingerprint"][:200] if top else None,
+    }
+    subject = f"[ACSO {context.environment}] database review {instance['instance_id']}"
+    return _review_decision("database", subject, review["recommendations"], figures, tail, after)
+
+
+def cache_review(state: dict, context: RunContext) -> Decision:
+    """L1 summary of a cache review: hit rate against its target, evictions, memory, engine CPU, the
+    recommendations, and the links (report, cache, execution)."""
+    request, evidence, review = state["request"], state["evidence"], state["review"]
+    cluster, window, seen, report = (
+        evidence["cluster"],
+        evidence["metrics"]["window"],
+        review["figures"],
+        review["report"],
+    )
+    report_link = links.s3_object(context.region, report["bucket"], report["key"])
+    figures = [
+        f"Cache {cluster['cluster_id']} ({cluster['node_type']}, {cluster['engine']}), {window['hours']} h to "
+        f"{window['end'][:16]} UTC. Report: {report_link}",
+        "",
+        f"Hit rate {_percent(seen['hitRatePercent'])} (target {review['hitRateTargetPercent']:g} %): "
+        f"{seen['hits']:,.0f} hits, {seen['misses']:,.0f} misses",
+        f"Evictions {seen['evictions']:,.0f}; memory peak {_percent(seen['memory_peak_percent'])}; engine CPU peak "
+        f"{_percent(seen['engine_cpu_peak_percent'])}; connections peak {_number(seen['connections_peak'])}",
+    ]
+    tail = [
+        f"Why it ran: {_trigger_line(request)}",
+        "",
+        "Links",
+        f"Report: {report_link}",
+        f"Cache: {links.elasticache_cluster(context.region, cluster['cluster_id'])}",
+        f"Execution: {links.execution(context.region, context.execution_arn)}",
+    ]
+    after = {
+        "report": f"s3://{report['bucket']}/{report['key']}",
+        "hitRatePercent": seen["hitRatePercent"],
+        "evictions": seen["evictions"],
+    }
+    subject = f"[ACSO {context.environment}] cache review {cluster['cluster_id']}"
+    return _review_decision("cache", subject, review["recommendations"], figures, tail, after)
+
+
+def _number(value: float | None) -> str:
+    return "no data" if value is None else f"{value:,.0f}"
+
+
+def _ms(value: float | None) -> str:
+    return "no data" if value is None else f"{value:.1f} ms"
+
+
+def _maintenance_links(state: dict, context: RunContext) -> list[str]:
+    backup, report = state.get("backup") or {}, state.get("report") or {}
+    suppression = state.get("suppression") or {}
+    lines = ["", "Links", f"Execution: {links.execution(context.region, context.execution_arn)}"]
+    if suppression.get("parameter"):
+        lines.append(f"Automation flags: {links.ssm_parameter(context.region, suppression['parameter'])}")
+    lines += [
+        f"Backup job {job['jobId']}: {links.backup_job(context.region, job['jobId'])}" for job in backup.get("jobs", [])
+    ]
+    if report.get("keys"):
+        lines.append(f"Report: {links.s3_object(context.region, report['bucket'], report['keys']['markdown'])}")
+    return lines
+
+
+def _switch_back_line(restore: dict, suppression: dict) -> str:
+    outcome = restore.get("outcome")
+    if outcome == "restored":
+        return (
+            f"Auto-remediation: switched back on; the flags hold their previous value {json.dumps(restore['current'])}"
+        )
+    if outcome == "left-as-is":
+        return (
+            "Auto-remediation: the flags were changed by someone else during the window and are left as they are: "
+            f"{json.dumps(restore.get('current'))}"
+        )
+    if outcome == "failed":
+        return (
+            f"Auto-remediation: NOT switched back ({restore.get('why')}); the guard resumes it by itself at "
+            f"{suppression.get('suppressedUntil') or 'the end of the window'}"
+        )
+    if outcome == "dry-run":
+        return "Auto-remediation: never suppressed (dry run)"
+    return "Auto-remediation: not suppressed by this run"
+
+
+def _maintenance_check_lines(phase: str, result: dict | None) -> list[str]:
+    if not result:
+        return []
+    failed = [c for c in result["criteria"] if not c["passed"]]
+    verdict = "all passed" if not failed else f"{len(failed)} FAILED"
+    lines = [f"{phase} ({result['checkedAt'][:16]} UTC): {len(result['criteria'])} checks, {verdict}"]
+    return lines + [
+        f"    FAILED {c['scope']}: {c['criterion']} - {c['observed']} (expected {c['expected']}); now handled by "
+        f"runbook {c['handled_by']}"
+        for c in failed
+    ]
+
+
+def maintenance_window(state: dict, context: RunContext) -> Decision:
+    """A window that ran: L1 with what was done and the checks' results. A window that did not start (checklist
+    failed, backup failed or too slow): L2, nothing changed. Dry run: L1 with the calls it would make."""
+    request, guard = state["request"], state.get("guard", {})
+    checklist, backup = state.get("checklist") or {}, state.get("backup") or {}
+    suppression, restore = state.get("suppression") or {}, state.get("restore") or {}
+    prefix = f"[ACSO {context.environment}] maintenance-window"
+    why_line = f"Why it ran: {_trigger_line(request)}; window {request['duration_minutes']} min"
+    lines = [why_line, *_maintenance_links(state, context)]
+    if not guard.get("proceed", False):
+        return guard_refusal(guard, prefix, lines)
+    if not checklist.get("ready"):
+        failed = [check for check in checklist.get("checks", []) if not check["passed"]]
+        why = "pre-maintenance checklist failed: " + "; ".join(f"{c['check']}: {c['observed']}" for c in failed)
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: NOT STARTED, checklist failed ({', '.join(c['check'] for c in failed)})",
+            [
+                "The maintenance window did not start: nothing was backed up, auto-remediation stays on.",
+                *[f"FAILED {c['check']}: {c['observed']} (expected {c['expected']})" for c in failed],
+                "",
+                *lines,
+            ],
+        )
+    jobs = ", ".join(f"{job['jobId']} {job.get('state', '')}".strip() for job in backup.get("jobs", []))
+    if backup.get("outcome") == "started" and backup.get("state") != "completed":
+        late = backup.get("state") == "running"
+        why = f"backup {'not completed in time' if late else 'failed'}: {jobs}"
+        messages = [f"    {job['jobId']}: {job['statusMessage']}" for job in backup["jobs"] if job.get("statusMessage")]
+        return Decision(
+            "escalated",
+            why,
+            "L2",
+            f"{prefix}: NOT STARTED, backup {'too slow' if late else 'failed'}",
+            [
+                f"The maintenance window did not start: {why}. Auto-remediation stays on; do not start the "
+                "maintenance without a backup.",
+                *messages,
+                "",
+                *lines,
+            ],
+        )
+    before = {"flags": suppression.get("previous")}
+    checks = [
+        *_maintenance_check_lines("Validation", state.get("validation")),
+        *_maintenance_check_lines("After monitoring", state.get("monitoring")),
+    ]
+    if backup.get("outcome") == "dry-run":
+        calls = [f"{call['operation']} {call['parameters']}" for call in backup["calls"]]
+        calls.append(f"{suppression['call']['operation']} {suppression['call']['parameters']}")
+        return Decision(
+            "dry-run",
+            "dry run: would back up, suppress auto-remediation and switch it back; nothing changed",
+            "L1",
+            f"{prefix}: DRY RUN, would back up {len(backup['calls'])} resources and suppress",
+            ["What would happen:", *[f"    {call}" for call in calls], *checks, "", *lines],
+            before,
+        )
+    failed = {
+        label: [c for c in (state.get(phase) or {}).get("criteria", []) if not c["passed"]]
+        for phase, label in (("validation", "validation"), ("monitoring", "after monitoring"))
+    }
+    failed = {label: criteria for label, criteria in failed.items() if criteria}
+    done = [
+        f"Backup: {jobs} (vault {backup.get('vault')})",
+        f"Auto-remediation suppressed from {suppression.get('suppressedFrom', '')[:16]} until "
+        f"{suppression.get('suppressedUntil', '')[:16]} UTC",
+        *checks,
+        _switch_back_line(restore, suppression),
+    ]
+    after = {
+        "flags": restore.get("current"),
+        "switchBack": restore.get("outcome"),
+        "backupJobs": [job["jobId"] for job in backup.get("jobs", [])],
+        "failedChecks": {label: len(criteria) for label, criteria in failed.items()},
+        "report": (state.get("report") or {}).get("keys", {}).get("markdown"),
+    }
+    kept = ", flags left as changed" if restore.get("outcome") == "left-as-is" else ""
+    if not failed:
+        why = f"backed up, suppressed for the window, every check passed, auto-remediation {restore.get('outcome')}"
+        return Decision(
+            "completed", why, "L1", f"{prefix}: completed, all checks passed{kept}", [*done, *lines], before, after
+        )
+    why = "checks failed after the maintenance: " + "; ".join(
+        f"{label}: " + ", ".join(f"{c['scope']} {c['criterion']}" for c in criteria)
+        for label, criteria in failed.items()
+    )
+    counts = ", ".join(f"{label} {len(criteria)}" for label, criteria in failed.items())
+    return Decision(
+        "degraded", why, "L1", f"{prefix}: completed, checks FAILED ({counts}){kept}", [*done, *lines], before, after
+    )
+
+
+def maintenance_window_failed(state: dict, kind: str, message: str, context: RunContext) -> Decision:
+    """A failed maintenance run: L2 with the error and whether auto-remediation was switched back first."""
+    suppression = state.get("suppression") or {}
+    switch_back = _switch_back_line(state.get("restore") or {}, suppression)
+    return Decision(
+        "failed",
+        f"{kind}: {message}; {switch_back[0].lower()}{switch_back[1:]}",
+        "L2",
+        f"[ACSO {context.environment}] maintenance-window: FAILED ({kind})"[:100],
+        [f"Error: {kind}: {message}", switch_back, *_maintenance_links(state, context)],
+    )
+
+
 # Errors that mean "the request was refused before any change": audited, shown in the console, nobody paged.
 _REFUSED_ERRORS = {"InvalidInput": "rejected", "WriteRefused": "refused"}
 
@@ -1089,6 +1607,8 @@ def rejected_or_failed(state: dict, runbook: str, context: RunContext) -> Decisi
             f"[ACSO {context.environment}] {runbook}: approval timed out, escalating",
             [f"ESCALATED: {why}.", *lines],
         )
+    if runbook == "maintenance-window" and kind not in _REFUSED_ERRORS and state.get("request"):
+        return maintenance_window_failed(state, kind, message, context)
     if kind in _REFUSED_ERRORS:
         decision = _REFUSED_ERRORS[kind]
         return Decision(decision, message, None, f"[ACSO {context.environment}] {runbook}: {decision}", lines)

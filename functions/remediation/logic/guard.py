@@ -21,7 +21,7 @@ from remediation.domain.approval import APPROVED
 from remediation.domain.maintenance import active_window
 from remediation.domain.requests import ServiceRequest
 from remediation.errors import FlagStoreUnavailable
-from remediation.logic import scale_in_hold
+from remediation.logic import maintenance_hold, scale_in_hold
 from remediation.settings import Settings
 
 _CLAIM_TTL_SECONDS = 7 * 24 * 3600  # longer than EventBridge's 24 h retry window
@@ -216,4 +216,5 @@ def release(lease: dict | None, execution_arn: str, settings: Settings) -> bool 
 def release_resource(resource: str, execution_arn: str, settings: Settings) -> bool:
     released = state_store.release_lease_item(settings.state_table, resource, execution_arn)
     scale_in_hold.let_go(resource, released)
+    maintenance_hold.let_go(resource, released)  # a maintenance window's suppression ends with its lease
     return released is not None

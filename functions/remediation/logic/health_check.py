@@ -6,11 +6,34 @@ import json
 
 from remediation.adapters import reports
 from remediation.clock import utc_now
-from remediation.domain.health import ServiceObservation, evaluate
+from remediation.domain.health import Criterion, ServiceObservation, evaluate
 from remediation.settings import Settings
 
 
 def assess(agents: list[str], evidence: dict, settings: Settings) -> dict:
+    observations, criteria = evaluate_evidence(agents, evidence, settings)
+    now = utc_now()
+    key = f"daily-health-check/{now:%Y/%m/%d}/{now:%H%M%S}.md"
+    body = _markdown(settings.environment, now.isoformat(timespec="seconds"), observations, criteria)
+    reports.put_report(settings.reports_bucket, key, body, "text/markdown")
+    reports.put_report(
+        settings.reports_bucket,
+        key.replace(".md", ".json"),
+        json.dumps({"criteria": [c.to_dict() for c in criteria]}, indent=2),
+        "application/json",
+    )
+    return {
+        "healthy": all(criterion.passed for criterion in criteria),
+        "criteria": [criterion.to_dict() for criterion in criteria],
+        "report": {"bucket": settings.reports_bucket, "key": key},
+    }
+
+
+def evaluate_evidence(
+    agents: list[str], evidence: dict, settings: Settings
+) -> tuple[list[ServiceObservation], list[Criterion]]:
+    """Every criterion of the runbook for the agents, from the Investigate state's evidence (DescribeServices and
+    CollectUtilization with the day's log volume); maintenance-window validates with the same criteria."""
     services, utilization = evidence["services"], evidence["utilization"]
     observations = [
         ServiceObservation(
@@ -33,21 +56,7 @@ def assess(agents: list[str], evidence: dict, settings: Settings) -> dict:
         limits.memory_percent,
         limits.error_rate_percent,
     )
-    now = utc_now()
-    key = f"daily-health-check/{now:%Y/%m/%d}/{now:%H%M%S}.md"
-    body = _markdown(settings.environment, now.isoformat(timespec="seconds"), observations, criteria)
-    reports.put_report(settings.reports_bucket, key, body, "text/markdown")
-    reports.put_report(
-        settings.reports_bucket,
-        key.replace(".md", ".json"),
-        json.dumps({"criteria": [c.to_dict() for c in criteria]}, indent=2),
-        "application/json",
-    )
-    return {
-        "healthy": all(criterion.passed for criterion in criteria),
-        "criteria": [criterion.to_dict() for criterion in criteria],
-        "report": {"bucket": settings.reports_bucket, "key": key},
-    }
+    return observations, criteria
 
 
 def _markdown(environment: str, at: str, observations: list[ServiceObservation], criteria: list) -> str:

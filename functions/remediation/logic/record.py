@@ -24,7 +24,13 @@ _SUMMARIES = {
     "data-breach": summaries.data_breach,
     "backup-verification": summaries.backup_verification,
     "dr-test": summaries.dr_test,
+    "maintenance-window": summaries.maintenance_window,
     "weekly-performance-review": summaries.weekly_performance_review,
+    "service-unavailable": summaries.service_unavailable,
+    "database-review": summaries.database_review,
+    "cache-review": summaries.cache_review,
+    "security-patch-review": summaries.security_patch_review,
+    "access-review": summaries.access_review,
 }
 
 
@@ -46,6 +52,10 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
     message_id = _notify_once(decision, runbook, incident, execution_arn, settings) if decision.level else None
     also_notified = {
         level: _notify_once(decision, runbook, incident, execution_arn, settings, level) for level in decision.also
+    }
+    audiences_told = {
+        audience: _tell_audience_once(decision, runbook, incident, execution_arn, settings, audience)
+        for audience in decision.audiences
     }
     state_store.put_audit_record(
         settings.state_table,
@@ -71,6 +81,7 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
             "notifiedLevel": decision.level,
             "messageId": message_id,
             "alsoNotified": also_notified or None,
+            "audiencesNotified": audiences_told or None,
             "leaseReleased": released,
         },
     )
@@ -87,6 +98,27 @@ def _notify_once(
     if earlier:
         return earlier
     message_id = _publish(decision, runbook, incident, settings, level)
+    state_store.remember_notification(
+        settings.state_table, execution_arn, key, message_id, utc_now(), _NOTIFIED_TTL_SECONDS
+    )
+    return message_id
+
+
+def _tell_audience_once(
+    decision: Decision, runbook: str, incident: str, execution_arn: str, settings: Settings, audience: str
+) -> str:
+    """The same message to an audience's own topic (e.g. security), once per execution like `_notify_once`."""
+    key = f"{decision.decision}@audience#{audience}"
+    earlier = state_store.notified_message(settings.state_table, execution_arn, key)
+    if earlier:
+        return earlier
+    header = f"{decision.decision.upper()} - for the {audience} team: {decision.why}"[:500]
+    message_id = notifier.publish(
+        settings.data_breach.audiences[audience],
+        decision.subject,
+        "\n".join([header, f"Incident: {incident}", "", *decision.lines]),
+        {"runbook": runbook, "decision": decision.decision, "audience": audience, "incident": incident},
+    )
     state_store.remember_notification(
         settings.state_table, execution_arn, key, message_id, utc_now(), _NOTIFIED_TTL_SECONDS
     )

@@ -1,0 +1,57 @@
+"""Lambda entry points of the cache-review runbook (state_machines/cache_review.asl.json)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from remediation.clock import utc_now
+from remediation.domain.requests import ReviewRequest, normalize_review
+from remediation.logic import cache_review
+from remediation.observability import logger, tracer
+from remediation.settings import load_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def normalize(event: dict, context: LambdaContext) -> dict:
+    """First state: the hit-rate alarm's event or console input, validated; raises InvalidInput."""
+    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    settings = load_settings()
+    request = normalize_review(
+        event["input"],
+        "cache-review",
+        settings.cache.alarm_name,
+        settings.cache.review_hours,
+        account_id,
+        region,
+        event["executionName"],
+        utc_now(),
+    )
+    logger.info("Request normalized", extra={"request": request.model_dump()})
+    return {"request": request.model_dump()}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def collect_metrics(event: dict, context: LambdaContext) -> dict:
+    request = ReviewRequest.model_validate(event["request"])
+    result = cache_review.collect_metrics(request, load_settings())
+    logger.info("Cache metrics", extra={"metrics": result})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def describe_cluster(event: dict, context: LambdaContext) -> dict:
+    result = cache_review.describe_cluster(load_settings())
+    logger.info("Cache cluster", extra={"cluster": result})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def recommend(event: dict, context: LambdaContext) -> dict:
+    request = ReviewRequest.model_validate(event["request"])
+    result = cache_review.recommend_and_report(request, event["evidence"], event["executionName"], load_settings())
+    logger.info("Cache reviewed", extra={"report": result["report"], "recommendations": len(result["recommendations"])})
+    return result

@@ -1,0 +1,75 @@
+"""Lambda entry points of the service-unavailable runbook (state_machines/service_unavailable.asl.json)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from remediation.domain.requests import ServiceRequest, normalize_service_unavailable
+from remediation.logic import service_unavailable
+from remediation.observability import logger, tracer
+from remediation.settings import load_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def normalize(event: dict, context: LambdaContext) -> dict:
+    """First state: the unavailable alarm event or console input, validated; raises InvalidInput before any write."""
+    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    settings = load_settings()
+    request = normalize_service_unavailable(event["input"], settings, account_id, region, event["executionName"])
+    logger.info("Request normalized", extra={"request": request.model_dump()})
+    return {"request": request.model_dump(), "severity": service_unavailable.severity(settings)}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def inspect_service(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = service_unavailable.inspect_service(request, load_settings())
+    logger.info(
+        "Service",
+        extra={
+            "running": result["runningCount"],
+            "desired": result["desiredCount"],
+            "revision": result["runningRevision"],
+        },
+    )
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def stopped_tasks(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = service_unavailable.list_stopped_tasks(request)
+    logger.info("Stopped tasks", extra={key: result[key] for key in ("count", "startFailures", "crashes")})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def decide(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = service_unavailable.decide(request, event["evidence"], load_settings())
+    logger.info("Remedy", extra={"action": result["action"], "why": result["why"]})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def recover(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = service_unavailable.recover(request, event["plan"], event["executionArn"], load_settings())
+    logger.info("Recovery", extra={"remedy": result["remedy"], "outcome": result["outcome"], "call": result["call"]})
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def check_recovery(event: dict, context: LambdaContext) -> dict:
+    request = ServiceRequest.model_validate(event["request"])
+    result = service_unavailable.check_recovery(
+        request, event["action"], event["checksLeft"], event["executionArn"], load_settings()
+    )
+    logger.info("Recovery check", extra={"stable": result["stable"], "checks_left": result["checksLeft"]})
+    return result
