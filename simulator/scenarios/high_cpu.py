@@ -186,6 +186,35 @@ def _expect_bigger_task(o: Outcome) -> list[tuple[str, bool]]:
     ]
 
 
+# The same, but the bigger revision (2) is a bad release: its tasks crash at start.
+HOT_AT_CAP_BAD_BIGGER = {
+    "supervisor": ServiceProfile(desired=6, cpu_percent=95.0, slow_lines_per_hour=6, bad_from_revision=2)
+}
+
+
+def _expect_bigger_task_rolled_back(o: Outcome) -> list[tuple[str, bool]]:
+    states = o.executions[0].state_transitions if o.executions else []
+    return [
+        ("execution succeeded (an escalation is a decision)", o.statuses == ["SUCCEEDED"]),
+        ("the approved bigger revision was deployed, then rolled back", "RollBackResize" in states),
+        (
+            "running the prior revision again (1, 512/1024)",
+            o.observed.get("running_size") == (1, "512", "1024"),
+        ),
+        (
+            "two deployments: the bigger revision, then the prior one",
+            o.api_calls.get("ecs.RegisterTaskDefinition") == 1 and o.api_calls.get("ecs.UpdateService") == 2,
+        ),
+        (
+            "escalated to L2 with the rollback in the subject",
+            decisions(o) == ["escalated"]
+            and "rolled back" in (o.notifications[-1]["subject"] if o.notifications else ""),
+        ),
+        every_execution_audited(o),
+        ("no lease left behind", o.leases == []),
+    ]
+
+
 SCENARIOS = [
     Scenario(
         "high-cpu",
@@ -208,6 +237,13 @@ SCENARIOS = [
         HOT_AT_CAP_RESIZABLE,
         _bigger_task_approved,
         _expect_bigger_task,
+    ),
+    Scenario(
+        "cpu-at-cap-bigger-task-fails-rolls-back",
+        "As cpu-at-cap-bigger-task, but the bigger revision's tasks crash at start: rolled back to the prior one.",
+        HOT_AT_CAP_BAD_BIGGER,
+        _bigger_task_approved,
+        _expect_bigger_task_rolled_back,
     ),
     Scenario(
         "high-cpu-at-cap",

@@ -14,6 +14,14 @@ def test_scenario_meets_every_expectation(scenario):
     unmet = [item["expectation"] for item in report["expectations"] if not item["met"]]
     assert report["expectations"], "a scenario without expectations proves nothing"
     assert unmet == [], f"{scenario.name}: unmet {unmet}\n{json.dumps(report, indent=2)[:4000]}"
+    assert _no_service_stopped_without_approval(report), f"{scenario.name}: desired 0 without a recorded approval"
+
+
+def _no_service_stopped_without_approval(report: dict) -> bool:
+    """Desired count 0 (a stopped service) only ever follows a person's approval recorded in the audit."""
+    stopped = [action for action in report["actions"] if action["after"] == 0]
+    approved = any("approved by" in record["why"] for record in report["audit_records"])
+    return not stopped or approved
 
 
 def test_simulate_writes_the_report_with_the_documented_fields(tmp_path, monkeypatch):

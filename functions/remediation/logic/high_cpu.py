@@ -81,7 +81,13 @@ def verify(request: ServiceRequest, target_desired: int, execution_arn: str, set
     cpu = metrics.get_metric_data([query], now - timedelta(minutes=5), now)["cpu"].latest
     policy = settings.high_cpu
     recovered_below = policy.alarm_threshold_percent - policy.recovery_margin_percent
-    stable = state.desired_count == target_desired and state.running_count == target_desired
+    # A rollout still in progress (new tasks crashing while the old ones serve) is not stable, whatever the CPU.
+    stable = (
+        state.desired_count == target_desired
+        and state.running_count == target_desired
+        and state.deployments == 1
+        and state.rollout_state == "COMPLETED"
+    )
     verified = stable and cpu is not None and cpu < recovered_below
     result = {
         "verified": verified,
