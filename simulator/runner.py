@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,6 +36,34 @@ def run_scenario(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[
     except (IndexError, KeyError, TypeError) as error:
         outcome.expectations = [(f"expectations could be evaluated ({type(error).__name__}: {error})", False)]
     return _report(scenario, outcome, time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+def run_or_report_crash(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[str, Any]:
+    """`run_scenario`; a scenario that raises (e.g. waits in vain for a notification) is reported as failed, with
+    its traceback on stderr, and the other scenarios still run."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        return run_scenario(scenario, lambda_logs)
+    except Exception as error:  # any crash of one scenario is that scenario's failure, not the run's
+        traceback.print_exc()
+        return {
+            "name": scenario.name,
+            "summary": scenario.summary,
+            "passed": False,
+            "status": "CRASHED",
+            "executions": [],
+            "actions": [],
+            "notifications": [],
+            "api_calls": {},
+            "state_transitions": 0,
+            "audit_records": [],
+            "expectations": [
+                {"expectation": f"the scenario ran to its end ({type(error).__name__}: {error})", "met": False}
+            ],
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            "cpu_seconds": round(time.process_time() - cpu_started, 2),
+            "notification_texts": [],
+        }
 
 
 def _report(scenario: Scenario, outcome: Outcome, seconds: float, cpu_seconds: float) -> dict[str, Any]:
@@ -116,7 +145,7 @@ def run(names: list[str], jobs: int | None = None) -> int:
     started = time.perf_counter()
     with LAMBDA_LOG_PATH.open("w") as lambda_logs:
         if jobs == 1:
-            reports = [run_scenario(scenario, lambda_logs) for scenario in selected]
+            reports = [run_or_report_crash(scenario, lambda_logs) for scenario in selected]
         else:
             reports = []
             for report, logs in _run_in_workers(selected, jobs):
@@ -161,7 +190,7 @@ def _run_in_workers(selected: list[Scenario], jobs: int) -> list[tuple[dict[str,
 
 def _run_named(name: str) -> tuple[dict[str, Any], str]:
     logs = io.StringIO()
-    report = run_scenario(SCENARIOS_BY_NAME[name], logs)
+    report = run_or_report_crash(SCENARIOS_BY_NAME[name], logs)
     return report, logs.getvalue()
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
 from remediation.adapters.aws import aws_errors, client
 
 _MAX_QUERIES_PER_CALL = 500
+_MAX_DATAPOINTS_PER_CALL = 100_800
+"""GetMetricData returns at most this many datapoints per call; beyond it answers with a NextToken (another call)."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,10 @@ class MetricSeries:
 
 
 def get_metric_data(queries: list[MetricQuery], start: datetime, end: datetime) -> dict[str, MetricSeries]:
-    """One GetMetricData call per 500 queries (the API's limit), following NextToken pages."""
+    """As few GetMetricData calls as the API allows (`_batches`), following NextToken pages."""
     values: dict[str, list[float]] = {query.query_id: [] for query in queries}
-    for offset in range(0, len(queries), _MAX_QUERIES_PER_CALL):
-        batch = [_to_api(query) for query in queries[offset : offset + _MAX_QUERIES_PER_CALL]]
+    for queries_of_call in _batches(queries, start, end):
+        batch = [_to_api(query) for query in queries_of_call]
         paginator = client("cloudwatch").get_paginator("get_metric_data")
         with aws_errors("cloudwatch.GetMetricData"):
             for page in paginator.paginate(
@@ -52,6 +55,22 @@ def get_metric_data(queries: list[MetricQuery], start: datetime, end: datetime) 
                 for result in page.get("MetricDataResults", []):
                     values[result["Id"]].extend(result.get("Values", []))
     return {query_id: MetricSeries(tuple(series)) for query_id, series in values.items()}
+
+
+def _batches(queries: list[MetricQuery], start: datetime, end: datetime) -> list[list[MetricQuery]]:
+    """The queries split into calls of at most 500 queries and 100,800 datapoints (each query returns up to one
+    datapoint per period of the window), in order: a call that would page costs a call anyway."""
+    seconds = max((end - start).total_seconds(), 1.0)
+    batches: list[list[MetricQuery]] = []
+    datapoints = 0
+    for query in queries:
+        cost = math.ceil(seconds / query.period)
+        if not batches or len(batches[-1]) == _MAX_QUERIES_PER_CALL or datapoints + cost > _MAX_DATAPOINTS_PER_CALL:
+            batches.append([])
+            datapoints = 0
+        batches[-1].append(query)
+        datapoints += cost
+    return batches
 
 
 def _to_api(query: MetricQuery) -> dict:
@@ -81,10 +100,10 @@ class TimedSeries:
 
 
 def get_timed_metric_data(queries: list[MetricQuery], start: datetime, end: datetime) -> dict[str, TimedSeries]:
-    """Like get_metric_data, with each value's timestamp (for trends): one call per 500 queries."""
+    """Like get_metric_data, with each value's timestamp (for trends), in as few calls."""
     points: dict[str, list[tuple[datetime, float]]] = {query.query_id: [] for query in queries}
-    for offset in range(0, len(queries), _MAX_QUERIES_PER_CALL):
-        batch = [_to_api(query) for query in queries[offset : offset + _MAX_QUERIES_PER_CALL]]
+    for queries_of_call in _batches(queries, start, end):
+        batch = [_to_api(query) for query in queries_of_call]
         paginator = client("cloudwatch").get_paginator("get_metric_data")
         with aws_errors("cloudwatch.GetMetricData"):
             for page in paginator.paginate(

@@ -35,26 +35,34 @@ def collect_utilization(
         queries.append(MetricQuery(f"cpu{index}", "AWS/ECS", "CPUUtilization", dimensions, stat, period_seconds))
         queries.append(MetricQuery(f"mem{index}", "AWS/ECS", "MemoryUtilization", dimensions, stat, period_seconds))
     now = utc_now()
-    start = now - timedelta(minutes=window_minutes)
+    window_start = start = now - timedelta(minutes=window_minutes)
     if include_log_volume:
-        # One day of log volume in the same call: a daily period over the last 24 hours.
+        # One day of log volume in the same call: a daily period over the last 24 hours. The call then spans the
+        # day; CPU and memory still count only within the window (by each datapoint's timestamp).
         start = min(start, now - timedelta(days=1))
         queries.append(MetricQuery("errors", AGENT_LOG_NAMESPACE, ERROR_EVENTS_METRIC, {}, "Sum", 86400))
         queries.append(MetricQuery("events", AGENT_LOG_NAMESPACE, ALL_EVENTS_METRIC, {}, "Sum", 86400))
-    series = metrics.get_metric_data(queries, start, now)
+    series = metrics.get_timed_metric_data(queries, start, now)
+
+    def window(query_id: str) -> list[float]:
+        return [value for stamp, value in series[query_id].points if stamp >= window_start]
+
     utilization = {
         agent: {
             "serviceName": settings.services[agent],
-            "cpuMaxPercent": _rounded(series[f"cpu{index}"].maximum),
-            "cpuLatestPercent": _rounded(series[f"cpu{index}"].latest),
-            "memoryMaxPercent": _rounded(series[f"mem{index}"].maximum),
-            "memoryLatestPercent": _rounded(series[f"mem{index}"].latest),
+            "cpuMaxPercent": _rounded(max(window(f"cpu{index}"), default=None)),
+            "cpuLatestPercent": _rounded(next(reversed(window(f"cpu{index}")), None)),
+            "memoryMaxPercent": _rounded(max(window(f"mem{index}"), default=None)),
+            "memoryLatestPercent": _rounded(next(reversed(window(f"mem{index}")), None)),
         }
         for index, agent in enumerate(agents)
     }
     result: dict = {"windowMinutes": window_minutes, "stat": stat, "services": utilization}
     if include_log_volume:
-        result["logVolume24h"] = {"errorEvents": series["errors"].total, "events": series["events"].total}
+        result["logVolume24h"] = {
+            "errorEvents": sum(value for _, value in series["errors"].points),
+            "events": sum(value for _, value in series["events"].points),
+        }
     return result
 
 
