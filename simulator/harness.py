@@ -281,8 +281,9 @@ class Harness:
         return self.stack.functions[f"remediation.handlers.{handler}"]
 
     # -- people answering approvals ---------------------------------------------------------------------
-    def wait_for_notification(self, level: str, subject_contains: str, timeout_s: float = 30) -> dict:
-        """Block (wall clock) until the level's topic received a matching message; returns it."""
+    def wait_for_notification(self, level: str, subject_contains: str, timeout_s: float = 180) -> dict:
+        """Block (wall clock) until the level's topic received a matching message; returns it. Generous: on a
+        loaded 2-core machine the steps before the message can take tens of seconds; success returns at once."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self._drain()
