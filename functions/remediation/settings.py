@@ -251,4 +251,6 @@ def load_settings() -> Settings:
         return Settings.model_validate(json.loads(inline))
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - only where the stack deployed it
 
-    return Settings.model_validate(parameters.get_parameter(os.environ["ACSO_SETTINGS_PARAMETER"], transform="json"))
+    # force_fetch: this function's own cache is the one that counts (cleared only with it, e.g. by the emulator).
+    document = parameters.get_parameter(os.environ["ACSO_SETTINGS_PARAMETER"], transform="json", force_fetch=True)
+    return Settings.model_validate(document)
