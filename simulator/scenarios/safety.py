@@ -289,7 +289,10 @@ SCENARIOS = [
 
 # -- faults at the API boundary and in the functions -------------------------------------------------------
 def _flag_store_down(h: Harness) -> None:
-    h.aws.inject_fault("ssm.GetParameter", "InternalServerError", times=None, http_status=500)
+    flags = h.settings["guard"]["flagsParameter"]  # the flags parameter only: warm steps hold their settings
+    h.aws.inject_fault(
+        "ssm.GetParameter", "InternalServerError", times=None, http_status=500, when=lambda p: p.get("Name") == flags
+    )
     h.deliver(h.alarm_event("supervisor"))
 
 
