@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup lint test simulate synth clean
+.PHONY: setup lint test simulate synth bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,8 @@ simulate: setup
 synth: setup
 	npx cdk synth --quiet
 
+bench: setup
+	$(PY) -m bench
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out simulation-report.json simulation-output
+	rm -rf $(VENV) node_modules cdk.out simulation-report.json simulation-output bench-report.json
