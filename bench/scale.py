@@ -21,7 +21,7 @@ LIMITS = {"resources": 500, "templateBytes": 1_000_000, "parameters": 200, "outp
 OTHER_LIMITS = {
     "lambdaEnvironmentBytes": 4096,
     "roleInlinePolicyChars": 10_240,
-    "eventPatternChars": 4096,
+    "eventPatternChars": 2048,  # the default quota; 4,096 at most on request
     "compositeAlarmRuleChars": 10_240,
     "dashboardBodyBytes": 1_000_000,
     "ssmParameterValueBytes": 8192,

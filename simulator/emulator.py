@@ -42,6 +42,7 @@ from unittest import mock
 import boto3
 import botocore.client
 import botocore.session
+from antlr4.RuleContext import RuleContext
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError
@@ -49,9 +50,10 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.backup import urls as backup_urls
 from moto.backup.models import backup_backends
-from moto.cloudwatch.models import Statistics, cloudwatch_backends
+from moto.cloudwatch.models import CloudWatchBackend, Statistics, cloudwatch_backends
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core import responses as moto_responses
 from moto.core.models import botocore_stubber, patch_client
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
@@ -120,6 +122,31 @@ _CLEARED_ENV = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_D
 # PATCH 16: ASL definition -> its ANTLR parse tree, process-wide (parsing one runbook costs ~0.4 s; see the patch).
 _PARSE_TREES: dict[str, Any] = {}
 _PARSE_TREES_LOCK = threading.Lock()
+_TREE_TEXTS: dict[int, str] = {}
+"""PATCH 16c: id of a node of a kept parse tree -> its text (kept trees live as long as the process: ids are
+theirs alone)."""
+
+
+def _remember_texts(tree: Any) -> None:
+    """Every rule node's getText() of a parse tree, computed bottom-up once (a leaf's text is its token's)."""
+    stack, order = [tree], []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, RuleContext):
+            order.append(node)
+            stack.extend(node.getChildren())
+    for node in reversed(order):  # children before their parent
+        _TREE_TEXTS[id(node)] = "".join(
+            _TREE_TEXTS[id(child)] if isinstance(child, RuleContext) else child.getText()
+            for child in node.getChildren()
+        )
+
+
+_HANDLER_LOCK = threading.RLock()
+"""PATCH 1: held while a handler runs (one invocation at a time, as each Lambda container runs one)."""
+_SIMULATOR_CLIENTS: dict[tuple[str, str], Any] = {}
+"""(service, region) -> the simulator's uncounted client, kept for the process (EmbeddedAws.client)."""
+
 # PATCH 17: the one private key every symmetric KMS key gets (they never use it), made once per process.
 _SYMMETRIC_KEYS_PRIVATE_KEY: list[Any] = []
 
@@ -469,7 +496,7 @@ class EmbeddedAws:
         self._inflight_changed = threading.Condition()
         self._exit_stack: ExitStack | None = None
         self._session: boto3.Session | None = None
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
         self._role_arn: str | None = None
         # Armed misbehaviour (inject_fault, before_invoke, hang_function); re-entrant: `when` may call AWS.
@@ -661,10 +688,17 @@ class EmbeddedAws:
         # PATCH 6 - moto/.../state_task/lambda_eval_utils.py module global `boto_client_for`: the lambda
         # clients the interpreter creates to run Lambda Tasks are marked uncounted. We deliberately exclude
         # that `lambda.Invoke`: it is Step Functions running a task, not a call the product code makes.
+        # moto also creates a boto3 client for every Lambda task it runs (~10 ms each); its clients differ only by
+        # region (moto ignores the state's credentials), so each execution thread keeps one per region and service
+        # for this EmbeddedAws (one client shared by a storm's 100 threads costs more than it saves).
         original_boto_client_for = lambda_eval_utils.boto_client_for
+        thread_clients = threading.local()
 
-        def boto_client_for(*args: Any, **kwargs: Any) -> botocore.client.BaseClient:
-            return _mark_uncounted(original_boto_client_for(*args, **kwargs))
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> botocore.client.BaseClient:
+            clients = thread_clients.__dict__.setdefault("clients", {})
+            if (region, service) not in clients:
+                clients[(region, service)] = _mark_uncounted(original_boto_client_for(region, service))
+            return clients[(region, service)]
 
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for))
 
@@ -802,11 +836,23 @@ class EmbeddedAws:
             if tree is None:
                 program, tree = original_parse(definition)
                 with _PARSE_TREES_LOCK:
+                    _remember_texts(tree)
                     _PARSE_TREES[definition] = tree
                 return program, tree
             return Preprocessor().visit(tree), tree
 
         stack.enter_context(mock.patch.object(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse)))
+
+        # PATCH 16c - antlr4/RuleContext.py RuleContext.getText: building the program walks the tree asking each
+        # node its text, which ANTLR concatenates from its children every time (a third of an execution's CPU). The
+        # nodes of a kept tree never change: their texts are computed once (`_remember_texts`); other trees as before.
+        original_get_text = RuleContext.getText
+
+        def get_text(context: RuleContext) -> str:
+            text = _TREE_TEXTS.get(id(context))
+            return original_get_text(context) if text is None else text
+
+        stack.enter_context(mock.patch.object(RuleContext, "getText", get_text))
 
         # PATCH 16b - moto/stepfunctions/parser/models.py StepFunctionsParserBackend._validate_definition: a
         # definition whose parse tree is kept above parsed without error, so it is valid; others are checked as before.
@@ -819,6 +865,58 @@ class EmbeddedAws:
         stack.enter_context(
             mock.patch.object(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))
         )
+
+        # PATCH 18 - moto/core/responses.py module global `method_names_from_class`: every request lists its
+        # response class's methods with inspect.getmembers (~1 ms, hundreds of times a scenario). The classes do
+        # not change while this EmbeddedAws is active (its own patches are all installed before this one), so the
+        # list is kept per class for this instance.
+        original_method_names = moto_responses.method_names_from_class
+        method_names: dict[type, frozenset[str]] = {}
+
+        def method_names_from_class(clazz: type) -> frozenset[str]:
+            if clazz not in method_names:
+                method_names[clazz] = frozenset(original_method_names(clazz))
+            return method_names[clazz]
+
+        stack.enter_context(mock.patch.object(moto_responses, "method_names_from_class", method_names_from_class))
+
+        # PATCH 19 - moto/cloudwatch/models.py CloudWatchBackend.get_metric_data: for every period of every query
+        # moto scans every datapoint of every metric in the window (a week of hourly periods over all the world's
+        # metrics: seconds per call). A query only ever keeps datapoints of its own metric name (moto's filters,
+        # with or without dimensions, both require it), so each query is answered from those alone, by moto's own
+        # code; a call with a metric math expression is answered in one piece (the math reads its queries'
+        # results), from the metrics its queries name; a Metrics Insights query (SELECT) reads everything.
+        original_get_metric_data = CloudWatchBackend.get_metric_data
+
+        def get_metric_data(
+            backend: CloudWatchBackend,
+            queries: list[dict],
+            start_time: datetime,
+            end_time: datetime,
+            scan_by: str = "TimestampAscending",
+        ) -> list[dict]:
+            if any(str(query.get("Expression", "")).startswith("SELECT") for query in queries):
+                return original_get_metric_data(backend, queries, start_time, end_time, scan_by)
+            datums: dict[str, list[Any]] = {}
+            for datum in backend.get_all_metrics():
+                datums.setdefault(datum.name, []).append(datum)
+
+            def named(names: set[str]) -> SimpleNamespace:
+                return SimpleNamespace(get_all_metrics=lambda: [d for name in names for d in datums.get(name, [])])
+
+            stats = [query for query in queries if "MetricStat" in query]
+            if not stats:  # moto validates the window and answers (expressions of nothing) as before
+                return original_get_metric_data(backend, queries, start_time, end_time, scan_by)
+            if any("Expression" in query for query in queries):
+                names = {query["MetricStat"]["Metric"]["MetricName"] for query in stats}
+                return original_get_metric_data(named(names), queries, start_time, end_time, scan_by)
+            results = []
+            for query in stats:
+                names = {query["MetricStat"]["Metric"]["MetricName"]}
+                results += original_get_metric_data(named(names), [query], start_time, end_time, scan_by)
+            return results
+
+        stack.enter_context(mock.patch.object(CloudWatchBackend, "get_metric_data", get_metric_data))
 
         # PATCH 17 - moto/kms/models.py module global `generate_private_key`: every KMS key, symmetric ones too,
         # gets a fresh RSA-2048 private key (~0.1 s each), which only asymmetric Sign/Verify/GetPublicKey use. A
@@ -852,6 +950,8 @@ class EmbeddedAws:
                 if timeout is None:
                     return super().wait()
                 callback = getattr(waiting_state, "callback", False)
+                if not callback:  # the wall-clock limit only: one wait, no polling (100 tasks at once in a storm)
+                    return super().wait(timeout * embedded.wall_timeout_scale)
                 virtual_deadline = embedded_clock.now() + timedelta(seconds=timeout)
                 wall_deadline = time.monotonic() + timeout * embedded.wall_timeout_scale
                 while not super().wait(0.02):
@@ -1356,8 +1456,13 @@ class EmbeddedAws:
         try:
             for hook in hooks:  # a hook's exception is reported like the handler's own
                 assert hook.callback is not None
-                hook.callback(event)
-            result = registered.handler(event, context)
+                hook.callback(event)  # outside the lock below: a scenario's hook may wait for other executions
+            # One invocation at a time: in Lambda each runs alone in its container, with the module-level state
+            # (Powertools' Metrics and Logger) to itself; here every handler shares one process, and two running
+            # at once race on that state (a storm's concurrent flushes fail with "Must contain at least one
+            # metric"). Re-entrant: a handler may invoke another function synchronously, in this same thread.
+            with _HANDLER_LOCK:
+                result = registered.handler(event, context)
         except Exception as error:
             if invocation_type == "Event":  # async: the caller never sees the error
                 LOG.warning("async invocation of %s failed", function.function_name, exc_info=True)
@@ -1425,11 +1530,14 @@ class EmbeddedAws:
         region of the same account (e.g. the DR region), default the account's own."""
         if self._session is None:
             raise RuntimeError("EmbeddedAws is not active (use it as a context manager)")
-        key = service_name if region in (None, self.region) else f"{service_name}@{region}"
+        key = (service_name, region or self.region)
         with self._clients_lock:  # botocore clients are thread-safe; creating one costs ~10 ms
             if key not in self._clients:
-                client = self._session.client(service_name, region_name=region or self.region)
-                self._clients[key] = _mark_uncounted(client)
+                # Kept for the process, like the handlers' own clients: moto intercepts a client created under an
+                # earlier EmbeddedAws just the same (PATCH 5), and every scenario would otherwise create ~15.
+                if key not in _SIMULATOR_CLIENTS:
+                    _SIMULATOR_CLIENTS[key] = _mark_uncounted(self._session.client(service_name, region_name=key[1]))
+                self._clients[key] = _SIMULATOR_CLIENTS[key]
             return self._clients[key]
 
     def _count(self, key: str) -> None:
@@ -1690,21 +1798,33 @@ def event_pattern_matches(pattern: dict[str, Any] | str, event: dict[str, Any]) 
 _LOG_TERM = re.compile(r'([?-]?)("(?:[^"\\]|\\.)*"|\S+)')
 
 
+@functools.lru_cache(maxsize=256)
+def _log_filter_terms(pattern: str) -> tuple[list[str], list[str], list[str]] | None:
+    """(required, optional, excluded) terms of a pattern, parsed once; None: the pattern matches every line."""
+    text = pattern.strip()
+    if text in {"", '""'}:
+        return None
+    if text.startswith(("{", "[")):
+        raise NotImplementedError(f"log filter pattern {pattern!r} is not modelled by the emulator")
+    required: list[str] = []
+    optional: list[str] = []
+    excluded: list[str] = []
+    for prefix, term in _LOG_TERM.findall(text):
+        word = term[1:-1] if term.startswith('"') and term.endswith('"') and len(term) > 1 else term
+        {"?": optional, "-": excluded}.get(prefix, required).append(word)
+    return required, optional, excluded
+
+
 def log_filter_matches(pattern: str, message: str) -> bool:
     """CloudWatch Logs term patterns: `a b` (all), `?a ?b` (any), `-a` (not), `"quoted phrase"`.
 
     JSON (`{ $.x = 1 }`) and space-delimited (`[a, b]`) patterns are not modelled: they raise, so a scenario
     using one fails loudly instead of silently matching everything.
     """
-    text = pattern.strip()
-    if text in {"", '""'}:
+    terms = _log_filter_terms(pattern)
+    if terms is None:
         return True
-    if text.startswith(("{", "[")):
-        raise NotImplementedError(f"log filter pattern {pattern!r} is not modelled by the emulator")
-    required, optional, excluded = [], [], []
-    for prefix, term in _LOG_TERM.findall(text):
-        word = term[1:-1] if term.startswith('"') and term.endswith('"') and len(term) > 1 else term
-        {"?": optional, "-": excluded}.get(prefix, required).append(word)
+    required, optional, excluded = terms
     if any(word in message for word in excluded):
         return False
     if not all(word in message for word in required):

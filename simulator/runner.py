@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,14 +29,50 @@ LAMBDA_LOG_PATH = Path("simulation-output/lambda-logs.jsonl")
 
 def run_scenario(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[str, Any]:
     started, cpu_started = time.perf_counter(), time.process_time()
-    with Harness(scenario.profiles, lambda_logs, scenario.start, history_days=scenario.history_days) as harness:
+    logs = _CountingStream(lambda_logs or sys.stderr)
+    harness = Harness(scenario.profiles, logs, scenario.start, history_days=scenario.history_days)
+    with harness, _metric_queries_counted() as metric_queries:  # the handlers' client exists once AWS is emulated
         scenario.act(harness)
         outcome = harness.outcome()
     try:
         outcome.expectations = scenario.expect(outcome)
     except (IndexError, KeyError, TypeError) as error:
         outcome.expectations = [(f"expectations could be evaluated ({type(error).__name__}: {error})", False)]
-    return _report(scenario, outcome, time.perf_counter() - started, time.process_time() - cpu_started)
+    report = _report(scenario, outcome, time.perf_counter() - started, time.process_time() - cpu_started)
+    # What the bench prices (bench/cost.py): CloudWatch bills GetMetricData per metric, Logs per byte ingested.
+    report["metrics_requested"], report["lambda_log_bytes"] = metric_queries[0], logs.written
+    return report
+
+
+class _CountingStream:
+    """The handlers' log stream, counting the bytes they write (what CloudWatch Logs would ingest)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream, self.written = stream, 0
+
+    def write(self, text: str) -> int:
+        self.written += len(text.encode())
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _metric_queries_counted() -> Iterator[list[int]]:
+    """Metrics requested by the handlers' GetMetricData calls (their shared, once-per-container CloudWatch client)."""
+    from remediation.adapters.aws import client  # noqa: PLC0415 - the handlers' package, importable once deployed
+
+    counted, events = [0], client("cloudwatch").meta.events
+
+    def count(params: dict, **_: Any) -> None:
+        counted[0] += len(params.get("MetricDataQueries", []))
+
+    events.register("provide-client-params.cloudwatch.GetMetricData", count, unique_id="runner-metric-queries")
+    try:
+        yield counted
+    finally:
+        events.unregister("provide-client-params.cloudwatch.GetMetricData", unique_id="runner-metric-queries")
 
 
 def run_or_report_crash(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[str, Any]:
@@ -78,6 +115,9 @@ def _report(scenario: Scenario, outcome: Outcome, seconds: float, cpu_seconds: f
                 "error": execution.error,
                 "cause": execution.cause,
                 "states": execution.state_transitions,
+                "runbook": execution.execution_arn.split(":")[6].split("-", 2)[-1],  # acso-<env>-<runbook>
+                "lambda_invocations": _lambda_invocations(execution.history),
+                "task_states": sum(event["type"] == "TaskStateEntered" for event in execution.history),
             }
             for execution in outcome.executions
         ],
@@ -91,6 +131,19 @@ def _report(scenario: Scenario, outcome: Outcome, seconds: float, cpu_seconds: f
         "cpu_seconds": round(cpu_seconds, 2),
         "notification_texts": [n["message"] for n in outcome.notifications],
     }
+
+
+def _lambda_invocations(history: list[dict]) -> int:
+    """Lambda invocations of an execution, retries included (Lambda bills each): Lambda Tasks (`arn:aws:lambda:...`)
+    and `lambda:invoke` integrations."""
+    return sum(
+        event["type"] == "LambdaFunctionScheduled"
+        or (
+            event["type"] == "TaskScheduled"
+            and event.get("taskScheduledEventDetails", {}).get("resourceType") == "lambda"
+        )
+        for event in history
+    )
 
 
 def _overall_status(outcome: Outcome) -> str:
@@ -183,9 +236,23 @@ def _run_in_workers(selected: list[Scenario], jobs: int) -> list[tuple[dict[str,
     prepare_process()
     gc.freeze()  # what every worker inherits is never garbage: the collector skips it (and keeps it shared)
     context = multiprocessing.get_context("fork")
+    expected = _expected_seconds()
+    longest_first = sorted(selected, key=lambda scenario: -expected.get(scenario.name, 0.0))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_run_named, scenario.name) for scenario in selected]
-        return [future.result() for future in futures]
+        # Longest first (by the last report's timings): a long scenario started last would end the run alone.
+        futures = {scenario.name: pool.submit(_run_named, scenario.name) for scenario in longest_first}
+        return [futures[scenario.name].result() for scenario in selected]
+
+
+def _expected_seconds() -> dict[str, float]:
+    """Scenario -> CPU seconds it took in the last report, if there is one (only the order of work depends on it)."""
+    try:
+        scenarios = json.loads(REPORT_PATH.read_text())["scenarios"]
+        return {
+            scenario["name"]: float(scenario.get("cpu_seconds", scenario["wall_seconds"])) for scenario in scenarios
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _run_named(name: str) -> tuple[dict[str, Any], str]:

@@ -312,15 +312,27 @@ class SimulatedProduction:
             self._hourly_cpu(now, range(hours, 2, -1))
             self._hourly_latency(now, range(hours, 0, -1))
         counts = self.running_counts(), self.task_cpu()  # nothing changes them while the history is written
-        for minutes_ago in range(120, 0, -5):
-            self._sample(now - timedelta(minutes=minutes_ago), counts)
         ends = [now - timedelta(hours=hours_ago - 1) for hours_ago in range(hours, 0, -1)]
         self._put_log_history([(at, self._hour_of_logs(at, put=False)) for at in ends])
-        self._sample(now, counts)
+        self._samples([*(now - timedelta(minutes=minutes_ago) for minutes_ago in range(120, 0, -5)), now], counts)
 
     def _sample(self, at: datetime, counts: tuple[dict[str, int], dict[str, int]] | None = None) -> None:
         """CPU and memory of every service at `at`; `counts` = (running tasks, task CPU units) when known."""
+        self._samples([at], counts)
+
+    def _samples(self, instants: list[datetime], counts: tuple[dict[str, int], dict[str, int]] | None = None) -> None:
+        """`_sample` at each instant, in as few PutMetricData calls as its limit allows (the history has 25)."""
         running, sizes = counts or (self.running_counts(), self.task_cpu())
+        data = []
+        for at in instants:
+            data += self._sample_data(at, running, sizes)
+        for start in range(0, len(data), _MAX_DATUMS_PER_CALL):
+            self.aws.client("cloudwatch").put_metric_data(
+                Namespace="AWS/ECS", MetricData=data[start : start + _MAX_DATUMS_PER_CALL]
+            )
+        self.last_sample = instants[-1]
+
+    def _sample_data(self, at: datetime, running: dict[str, int], sizes: dict[str, int]) -> list[dict]:
         data = []
         for agent, service_name in self.services.items():
             dimensions = [
@@ -345,8 +357,7 @@ class SimulatedProduction:
                     "Unit": "Percent",
                 }
             )
-        self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/ECS", MetricData=data)
-        self.last_sample = at
+        return data
 
     def _cpu_at(self, agent: str, at: datetime, cpu: float) -> float:
         """A sample's CPU: lower by the load's growth between `at` and the end of the history, and the day's swing

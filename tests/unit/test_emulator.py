@@ -20,6 +20,8 @@ import pytest
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.core import utils as moto_core_utils
 from moto.core.models import botocore_stubber
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 
@@ -1148,3 +1150,80 @@ def test_symmetric_kms_keys_still_encrypt_and_decrypt_and_asymmetric_keys_keep_t
     assert kms.decrypt(CiphertextBlob=blob)["KeyId"].endswith(first) and first != second
     public_keys = {kms.get_public_key(KeyId=key)["PublicKey"] for key in signing}
     assert len(public_keys) == 2, "asymmetric keys are generated as before, each its own"
+
+
+# --- PATCH 18: moto lists a response class's methods once per EmbeddedAws, not on every request ------------------
+
+
+def test_each_response_class_is_inspected_once_and_actions_patched_in_by_the_emulator_still_answer() -> None:
+    inspected: list[type] = []
+    original = moto_core_utils.method_names_from_class
+
+    def counting(clazz: type) -> list[str]:
+        inspected.append(clazz)
+        return original(clazz)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("moto.core.responses.method_names_from_class", counting)
+        with EmbeddedAws(VirtualClock(START), region="eu-west-1") as aws:
+            sqs = aws.client("sqs")
+            for index in range(5):
+                sqs.create_queue(QueueName=f"q{index}")
+            cloudwatch = aws.client("cloudwatch")
+            widget = {"metrics": [["AWS/SQS", "NumberOfMessagesSent"]], "width": 640, "height": 280}
+            image = cloudwatch.get_metric_widget_image(MetricWidget=json.dumps(widget))["MetricWidgetImage"]
+
+    assert len([clazz for clazz in inspected if clazz.__name__ == "SQSResponse"]) == 1
+    assert image.startswith(b"\x89PNG")
+
+
+# --- PATCH 19: CloudWatchBackend.get_metric_data answers each query from its own metric's datapoints -------------
+
+_UNPATCHED_GET_METRIC_DATA = CloudWatchBackend.get_metric_data
+
+
+def test_get_metric_data_answers_exactly_as_moto_does_from_each_querys_own_metric(aws: EmbeddedAws) -> None:
+    cloudwatch = aws.client("cloudwatch")
+    for namespace, name, service, value in (
+        ("AWS/ECS", "CPUUtilization", "s1", 40.0),
+        ("AWS/ECS", "CPUUtilization", "s2", 70.0),
+        ("Custom/Other", "CPUUtilization", "s1", 99.0),  # same name and dimensions, another namespace
+        ("AWS/ECS", "MemoryUtilization", "s1", 55.0),
+    ):
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "ServiceName", "Value": service}],
+                    "Timestamp": START - timedelta(minutes=minutes),
+                    "Value": value + minutes,
+                }
+                for minutes in range(1, 120, 7)
+            ],
+        )
+
+    def stat(query_id: str, name: str, statistic: str, service: str | None = None) -> dict:
+        dimensions = [{"Name": "ServiceName", "Value": service}] if service else []
+        metric = {"Namespace": "AWS/ECS", "MetricName": name, "Dimensions": dimensions}
+        return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": 900, "Stat": statistic}}
+
+    backend = cloudwatch_backends[aws.account_id][aws.region]
+    calls = [
+        [
+            stat("a", "CPUUtilization", "Maximum", "s1"),
+            stat("b", "CPUUtilization", "Average"),
+            stat("c", "MemoryUtilization", "p90", "s1"),
+        ],
+        [
+            stat("m1", "CPUUtilization", "Sum", "s1") | {"ReturnData": False},
+            stat("m2", "MemoryUtilization", "Sum", "s1"),
+            {"Id": "total", "Expression": "m1 + m2"},
+        ],
+    ]
+    for queries in calls:
+        for scan_by in ("TimestampAscending", "TimestampDescending"):
+            window = (START - timedelta(hours=2)).replace(tzinfo=None), START.replace(tzinfo=None)
+            answered = backend.get_metric_data(queries, *window, scan_by)
+            assert answered == _UNPATCHED_GET_METRIC_DATA(backend, queries, *window, scan_by)
+            assert all(result["values"] for result in answered if result["id"] != "total")  # moto's math: none
