@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.clock import utc_now
 from remediation.domain.requests import ReviewRequest, normalize_review
+from remediation.handlers.invocation import region_and_account
 from remediation.logic import cache_review
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings
@@ -15,7 +16,7 @@ from remediation.settings import load_settings
 @tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the hit-rate alarm's event or console input, validated; raises InvalidInput."""
-    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    region, account_id = region_and_account(context)
     settings = load_settings()
     request = normalize_review(
         event["input"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import ServiceRequest, normalize_service_alarm
+from remediation.handlers.invocation import region_and_account
 from remediation.logic import high_cpu
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings
@@ -16,7 +17,7 @@ RUNBOOK = "high-cpu"
 @tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the alarm event or console input, validated; raises InvalidInput before any write."""
-    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    region, account_id = region_and_account(context)
     request = normalize_service_alarm(
         event["input"], RUNBOOK, high_cpu.ACTION, load_settings(), account_id, region, event["executionName"]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import RollbackRequest
+from remediation.handlers.invocation import region_and_account
 from remediation.logic import rollback
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings
@@ -14,7 +15,7 @@ from remediation.settings import load_settings
 @tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the console input, checked against ECS (read only); raises InvalidInput before any write."""
-    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    region, account_id = region_and_account(context)
     request = rollback.normalize(event["input"], load_settings(), event["executionName"], account_id, region)
     logger.info("Request normalized", extra={"request": request.model_dump()})
     return {"request": request.model_dump()}

@@ -5,13 +5,14 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import PatchReviewRequest, normalize_security_patch_review
+from remediation.handlers.invocation import region_and_account
 from remediation.logic import security_patch_review
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings
 
 
 def _region_and_account(context: LambdaContext) -> tuple[str, str]:
-    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    region, account_id = region_and_account(context)
     return region, account_id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import ServiceRequest, normalize_service_unavailable
+from remediation.handlers.invocation import region_and_account
 from remediation.logic import service_unavailable
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings
@@ -14,7 +15,7 @@ from remediation.settings import load_settings
 @tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the unavailable alarm event or console input, validated; raises InvalidInput before any write."""
-    _, _, _, region, account_id, _ = context.invoked_function_arn.split(":", 5)
+    region, account_id = region_and_account(context)
     settings = load_settings()
     request = normalize_service_unavailable(event["input"], settings, account_id, region, event["executionName"])
     logger.info("Request normalized", extra={"request": request.model_dump()})

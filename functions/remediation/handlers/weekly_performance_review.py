@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import WeeklyReviewRequest, normalize_weekly_review
+from remediation.handlers.invocation import region_and_account
 from remediation.logic import weekly_performance_review
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings
@@ -47,7 +48,7 @@ def analyze(event: dict, context: LambdaContext) -> dict:
 @tracer.capture_lambda_handler
 def publish_report(event: dict, context: LambdaContext) -> dict:
     request = WeeklyReviewRequest.model_validate(event["request"])
-    region = context.invoked_function_arn.split(":")[3]
+    region, _ = region_and_account(context)
     result = weekly_performance_review.publish(request, event["analysis"], load_settings(), region)
     logger.info("Report published", extra={"report": result})
     return result
