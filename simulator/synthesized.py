@@ -33,6 +33,7 @@ REGION = "eu-west-1"
 @dataclass(frozen=True)
 class Synthesized:
     template: dict
+    """The top-level stack with its nested stacks inlined (`flatten`): one template, one namespace."""
     assets: dict[str, Path]
     """S3 object key (as the template references it) -> the asset file (a copy kept in the synth cache)."""
 
@@ -126,7 +127,81 @@ def _synthesize_into(environment: str, entry: Path) -> None:
 def _load_entry(entry: Path) -> Synthesized:
     folder = entry / "assets"
     assets = {path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()}
-    return Synthesized(json.loads((entry / "template.json").read_text()), assets)
+    return Synthesized(flatten(json.loads((entry / "template.json").read_text()), assets), assets)
+
+
+_NESTED_TEMPLATE_KEY = re.compile(r"/([0-9a-f]{64}\.json)")
+
+
+def flatten(template: dict, assets: dict[str, Path]) -> dict:
+    """The template with every nested stack (AWS::CloudFormation::Stack) inlined, as one deployment creates them:
+    a nested template's parameters replaced by the values its parent passes, the parent's `Fn::GetAtt [stack,
+    Outputs.X]` by the output's value, so every reference is a Ref or Fn::GetAtt of a resource in one namespace.
+    The nested template is the file asset its TemplateURL names. Logical ids must be unique across the stacks."""
+    resources: dict[str, dict] = {}
+    outputs: dict[tuple[str, str], Any] = {}
+    inlined: dict[str, list[str]] = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::CloudFormation::Stack":
+            _add_resource(resources, logical_id, resource)
+            continue
+        props = resource["Properties"]
+        key = _NESTED_TEMPLATE_KEY.search(json.dumps(props["TemplateURL"]))
+        if key is None or key.group(1) not in assets:
+            raise ValueError(f"{logical_id}: nested template not found among the assets ({props['TemplateURL']})")
+        nested = flatten(json.loads(assets[key.group(1)].read_text()), assets)
+        passed = props.get("Parameters", {})
+        declared = nested.get("Parameters", {})
+        unset = [name for name, spec in declared.items() if name not in passed and "Default" not in spec]
+        if unset or set(passed) - set(declared):
+            raise ValueError(
+                f"{logical_id}: parameters not passed {unset}, unknown {sorted(set(passed) - set(declared))}"
+            )
+        values = {name: passed.get(name, spec.get("Default")) for name, spec in declared.items()}
+        inlined[logical_id] = []
+        for nested_id, nested_resource in nested["Resources"].items():
+            _add_resource(resources, nested_id, _substitute(nested_resource, values))
+            inlined[logical_id].append(nested_id)
+        for name, output in nested.get("Outputs", {}).items():
+            outputs[(logical_id, f"Outputs.{name}")] = _substitute(output["Value"], values)
+    flat = template | {"Resources": resources}
+    for _ in range(len(inlined) + 1):  # an output may name another nested stack's output
+        flat = _substitute(flat, {}, outputs)
+    if '"Outputs.' in json.dumps(flat["Resources"]):
+        raise ValueError("a nested stack output is left unresolved (an output of a stack that is not inlined)")
+    for resource in flat["Resources"].values():  # DependsOn a nested stack: on everything it held
+        if "DependsOn" in resource:
+            depends = resource["DependsOn"] if isinstance(resource["DependsOn"], list) else [resource["DependsOn"]]
+            resource["DependsOn"] = [held for name in depends for held in inlined.get(name, [name])]
+    return flat
+
+
+def _add_resource(resources: dict[str, dict], logical_id: str, resource: dict) -> None:
+    if logical_id in resources:
+        raise ValueError(f"logical id {logical_id} is in two stacks; the emulator needs one namespace")
+    resources[logical_id] = resource
+
+
+def _substitute(value: Any, parameters: dict[str, Any], outputs: dict[tuple[str, str], Any] | None = None) -> Any:
+    """`value` with Refs to `parameters` (and `${name}` in Fn::Sub) and Fn::GetAtt of `outputs` replaced."""
+    if isinstance(value, list):
+        return [_substitute(item, parameters, outputs) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, argument),) = value.items()
+        if key == "Ref" and argument in parameters:
+            return parameters[argument]
+        if key == "Fn::GetAtt" and outputs:
+            target = tuple(argument) if isinstance(argument, list) else tuple(argument.split(".", 1))
+            if target in outputs:
+                return outputs[target]  # type: ignore[index]
+        if key == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            used = {name: parameters[name] for name in parameters if "${" + name + "}" in text}
+            variables = _substitute(variables, parameters, outputs)
+            return {"Fn::Sub": [text, variables | used] if used or variables else text}
+    return {key: _substitute(item, parameters, outputs) for key, item in value.items()}
 
 
 def _prune_synth_cache(keep: Path) -> None:

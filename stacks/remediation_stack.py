@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, NestedStack, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -25,7 +27,8 @@ from constructs import Construct
 
 from stacks.approval import HumanApproval, decide_function_name, signing_secret
 from stacks.config import ESCALATION_LEVELS, EnvironmentConfig
-from stacks.runbook import FUNCTIONS_DIR, RunbookStateMachine, StepFunction, suppress_wildcards
+from stacks.outage_alarm import outage_rules
+from stacks.runbook import FUNCTIONS_DIR, RunbookStateMachine, StepFunction, objects_under, suppress_wildcards
 
 # Names of the metric filters' metrics; the handlers read them (functions/remediation/logic/investigate.py).
 AGENT_LOG_NAMESPACE = "ACSO/Agents"
@@ -40,6 +43,8 @@ EVIDENCE_PREFIX = "data-breach/"
 # kind="connections") / alarm_event("cache", kind="hit-rate").
 DATABASE_REVIEW_ALARM = "database-connections"
 CACHE_REVIEW_ALARM = "cache-hit-rate"
+# Agents per nested stack of agent alarms (3 alarms each): 300 of a stack's 500 resources, the rest is headroom.
+AGENTS_PER_ALARM_STACK = 100
 
 
 class RemediationStack(Stack):
@@ -48,6 +53,9 @@ class RemediationStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
+        self.family: Stack = self
+        self._code_by_stack: dict[Stack, lambda_.Code] = {}
+        """Where `step`, `_runbook` and the runbooks' rules and alarms are created (see `_family`)."""
         prefix = f"acso-{config.name}"
 
         self.key = kms.Key(
@@ -118,73 +126,33 @@ class RemediationStack(Stack):
         steps = self._steps(powertools_version)
         # Every runbook by its name; the abandoned-lease rule and the self-watching alarms cover all of them.
         self.runbooks: dict[str, RunbookStateMachine] = {}
-        self.daily_health_check = self._runbook(
-            "daily-health-check",
-            {
-                "NormalizeFunctionArn": steps["NormalizeHealthCheck"],
-                "DescribeServicesFunctionArn": steps["DescribeServices"],
-                "CollectUtilizationFunctionArn": steps["CollectUtilization"],
-                "AssessHealthFunctionArn": steps["AssessHealth"],
-                "RecordDecisionFunctionArn": steps["RecordDecision"],
-            },
-        )
-        self.high_cpu = self._runbook(
-            "high-cpu",
-            {
-                "NormalizeFunctionArn": steps["NormalizeHighCpu"],
-                "GuardFunctionArn": steps["AcquireGuard"],
-                "CollectUtilizationFunctionArn": steps["CollectUtilization"],
-                "SearchLogsFunctionArn": steps["SearchLogs"],
-                "DescribeServicesFunctionArn": steps["DescribeServices"],
-                "ScaleOutFunctionArn": steps["ScaleOut"],
-                "VerifyFunctionArn": steps["VerifyScaling"],
-                "RestoreFunctionArn": steps["RestorePriorCount"],
-                "RollBackResizeFunctionArn": steps["RollBackResize"],
-                "PlanResizeFunctionArn": steps["PlanResize"],
-                "ResizeTaskFunctionArn": steps["ResizeTask"],
-                "RequestApprovalFunctionArn": self.approval.request,
-                "RecordDecisionFunctionArn": steps["RecordDecision"],
-            },
-        )
-        self._triggers()
-        self.restart_agent = self._runbook(
-            "restart-agent",
-            {
-                "NormalizeFunctionArn": steps["NormalizeRestart"],
-                "GuardFunctionArn": steps["AcquireGuard"],
-                "ForceDeploymentFunctionArn": steps["ForceNewDeployment"],
-                "CheckRolloutFunctionArn": steps["CheckRollout"],
-                "SearchLogsFunctionArn": steps["SearchLogs"],
-                "RecordDecisionFunctionArn": steps["RecordDecision"],
-            },
-        )
-        self.approval.allow_decisions_for(self.state_machine_arn("high-cpu"))
-        self.scale_agent = self._runbook(
-            "scale-agent",
-            {
-                "NormalizeFunctionArn": steps["NormalizeScale"],
-                "GuardFunctionArn": steps["AcquireGuard"],
-                "SetDesiredCountFunctionArn": steps["SetDesiredCount"],
-                "ApplyScalingPolicyFunctionArn": steps["ApplyScalingPolicy"],
-                "VerifyStableFunctionArn": steps["VerifyStable"],
-                "RecordDecisionFunctionArn": steps["RecordDecision"],
-            },
-        )
-        self._add_memory_leak(steps)
-        self._add_rollback(steps)
-        self._add_config_update(steps)
-        self.unavailable_alarms = self._add_unavailable_alarms()
-        self._add_service_unavailable(steps)
-        self._add_complete_outage(steps)
-        self._add_data_breach(steps)
-        self._add_backup_verification(steps)
-        self._add_dr_test(steps)
-        self._add_maintenance_window(steps)
-        self._add_weekly_performance_review(steps)
-        self._add_database_review(steps)
-        self._add_cache_review(steps)
-        self._add_security_patch_review(steps)
-        self._add_access_review(steps)
+        # The agents' alarms first: the complete-outage composite alarm names them, and CloudFormation creates a
+        # composite alarm only when its children exist.
+        alarm_stacks = self._add_agent_alarms()
+        with self._family("Incidents", "alarm-driven incident runbooks") as incidents:
+            for alarm_stack in alarm_stacks:
+                incidents.add_stack_dependency(alarm_stack)
+            self._add_high_cpu(steps)
+            self._add_memory_leak(steps)
+            self._add_service_unavailable(steps)
+            self._add_complete_outage(steps)
+            self._add_data_breach(steps)
+        with self._family("AgentOperations", "runbooks an operator starts on one agent"):
+            self._add_restart_agent(steps)
+            self._add_scale_agent(steps)
+            self._add_rollback(steps)
+            self._add_config_update(steps)
+        with self._family("ScheduledReviews", "daily, weekly, monthly and quarterly reviews (read only)"):
+            self._add_daily_health_check(steps)
+            self._add_weekly_performance_review(steps)
+            self._add_database_review(steps)
+            self._add_cache_review(steps)
+            self._add_security_patch_review(steps)
+            self._add_access_review(steps)
+        with self._family("Continuity", "backups, disaster recovery and maintenance"):
+            self._add_backup_verification(steps)
+            self._add_dr_test(steps)
+            self._add_maintenance_window(steps)
         self._release_abandoned_leases(steps["ReleaseAbandoned"])
         for construct in self.node.find_all():  # every step, the approval functions included
             if isinstance(construct, StepFunction):
@@ -195,13 +163,27 @@ class RemediationStack(Stack):
         """Runbook `name`: state_machines/<name with underscores>.asl.json, state machine acso-<env>-<name>."""
         construct_id = "".join(part.title() for part in name.split("-"))
         self.runbooks[name] = RunbookStateMachine(
-            self,
+            self.family,
             construct_id,
             name=f"acso-{self.config.name}-{name}",
             asl_file=f"{name.replace('-', '_')}.asl.json",
             steps=steps,
         )
         return self.runbooks[name]
+
+    @contextmanager
+    def _family(self, construct_id: str, description: str) -> Iterator[NestedStack]:
+        """The runbooks created inside go into their own nested stack, with their steps, rules and alarms.
+
+        A CloudFormation stack holds 500 resources and a 1 MB template; one stack for every runbook was at 487.
+        Shared resources (state table, topics, settings, shared steps, approval, dashboard) stay in this stack;
+        CDK passes what a family references as nested-stack parameters."""
+        family = NestedStack(self, construct_id, description=f"ACSO {self.config.name}: {description}")
+        previous, self.family = self.family, family
+        try:
+            yield family
+        finally:
+            self.family = previous
 
     # -- Evidence the runbooks read ------------------------------------------------------------------
     def _agent_log_metrics(self) -> None:
@@ -381,7 +363,7 @@ class RemediationStack(Stack):
             self, f"/aws/service/powertools/python/x86_64/python3.11/{powertools_version}"
         )
         layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
-        code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=_ASSET_EXCLUDES)
+        code = self.code
         # Identical environment for every step: one settings document, parsed once per container.
         # The settings document lives once, in an SSM parameter: copied into every function's environment it
         # exceeded Lambda's 4 KB environment limit and made up half of the template. Its digest in the
@@ -402,7 +384,7 @@ class RemediationStack(Stack):
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
 
-        self._code, self._layer, self._environment = code, layer, environment
+        self._layer, self._environment = layer, environment
         step = self.step
 
         steps = {
@@ -467,14 +449,22 @@ class RemediationStack(Stack):
         )
         return steps
 
+    @property
+    def code(self) -> lambda_.Code:
+        """The handlers' code (functions/), one Code per stack (CDK binds an asset to one stack); the same asset."""
+        stack = Stack.of(self.family)
+        if stack not in self._code_by_stack:
+            self._code_by_stack[stack] = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=_ASSET_EXCLUDES)
+        return self._code_by_stack[stack]
+
     def step(self, construct_id: str, handler: str, description: str) -> StepFunction:
         """One Lambda step: handler `remediation.handlers.<handler>`, the shared code, layer and settings."""
         return StepFunction(
-            self,
+            self.family,
             construct_id,
             handler=f"remediation.handlers.{handler}",
             description=description,
-            code=self._code,
+            code=self.code,
             layers=[self._layer],
             environment=self._environment,
         )
@@ -602,7 +592,7 @@ class RemediationStack(Stack):
         suppress_wildcards(
             steps["AssessHealth"].role,
             "Reports are written under the daily-health-check/ prefix of the reports bucket, one key per run.",
-            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/daily-health-check\/\*$/g")],
+            [objects_under("ReportsBucket", "daily-health-check/")],
         )
 
     def _grant_autoscaling(self, steps: dict[str, StepFunction]) -> None:
@@ -658,7 +648,7 @@ class RemediationStack(Stack):
     def _add_memory_leak(self, steps: dict[str, StepFunction]) -> None:
         """memory-leak: the seed's memory alarm per agent (average > 85 % for 3 hours) starts it; it restarts a
         service only when its 24-hour memory trend rises steadily, then verifies memory fell."""
-        config, policy, step = self.config, self.config.memory_leak, self.step
+        config, step = self.config, self.step
         normalize = step("NormalizeMemoryLeak", "memory_leak.normalize", "memory-leak: validate the input")
         trend = step("MemoryTrend", "memory_leak.memory_trend", "memory-leak: 24-hour memory trend of the service")
         restart = step("RestartLeakingService", "memory_leak.restart", "memory-leak: force a new deployment")
@@ -697,39 +687,11 @@ class RemediationStack(Stack):
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
-        alarms = [
-            cloudwatch.Alarm(
-                self,
-                f"MemoryLeakAlarm-{agent}",
-                alarm_name=self.memory_alarm_name(agent),
-                alarm_description=f"ACSO {agent}: potential memory leak, average memory > "
-                f"{policy.alarm_threshold_percent:g} % for {policy.evaluation_periods} periods of "
-                f"{policy.period_seconds // 60} minutes; starts the memory-leak runbook.",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/ECS",
-                    metric_name="MemoryUtilization",
-                    statistic="Average",
-                    period=Duration.seconds(policy.period_seconds),
-                    dimensions_map={"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)},
-                ),
-                threshold=policy.alarm_threshold_percent,
-                evaluation_periods=policy.evaluation_periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            for agent in config.agents
-        ]
-        events.Rule(
-            self,
+        self._start_on_agent_alarms(
             "MemoryLeakAlarmRule",
-            description="Start memory-leak when an agent memory alarm goes INTO ALARM (not OK or INSUFFICIENT_DATA).",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                resources=[alarm.alarm_arn for alarm in alarms],
-                detail={"state": {"value": ["ALARM"]}},
-            ),
-            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+            machine,
+            self.memory_alarm_name,
+            "Start memory-leak when an agent memory alarm goes INTO ALARM (not OK or INSUFFICIENT_DATA).",
         )
 
     def _add_rollback(self, steps: dict[str, StepFunction]) -> None:
@@ -821,46 +783,43 @@ class RemediationStack(Stack):
             },
         )
 
-    def _add_unavailable_alarms(self) -> dict[str, cloudwatch.Alarm]:
-        """Per agent `acso-<env>-<agent>-unavailable`: fewer tasks running than desired (ECS Container Insights,
+    def _unavailable_alarm(self, scope: Construct, agent: str) -> cloudwatch.Alarm:
+        """`acso-<env>-<agent>-unavailable`: fewer tasks running than desired (ECS Container Insights,
         `desired - running > 0`) for `availability.evaluationPeriods` periods. The complete-outage composite alarm
         counts them; each can also start a single-service runbook. Needs Container Insights on the cluster; without
         its data an alarm stays INSUFFICIENT_DATA (unknown is not "down")."""
         config, policy = self.config, self.config.availability
         period = Duration.seconds(policy.period_seconds)
-        alarms: dict[str, cloudwatch.Alarm] = {}
-        for agent in config.agents:
-            dimensions = {"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)}
-            counts = {
-                key: cloudwatch.Metric(
-                    namespace="ECS/ContainerInsights",
-                    metric_name=metric_name,
-                    dimensions_map=dimensions,
-                    statistic="Average",
-                    period=period,
-                )
-                for key, metric_name in (("desired", "DesiredTaskCount"), ("running", "RunningTaskCount"))
-            }
-            alarms[agent] = cloudwatch.Alarm(
-                self,
-                f"UnavailableAlarm-{agent}",
-                alarm_name=self.unavailable_alarm_name(agent),
-                alarm_description=f"ACSO {agent}: fewer tasks running than desired for "
-                f"{policy.period_seconds * policy.evaluation_periods // 60} minutes (service unavailable or "
-                "degraded); counted by the complete-outage alarm.",
-                metric=cloudwatch.MathExpression(
-                    expression="desired - running",
-                    using_metrics=counts,
-                    label=f"{agent} tasks missing (desired - running)",
-                    period=period,
-                ),
-                threshold=0,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=policy.evaluation_periods,
-                datapoints_to_alarm=policy.evaluation_periods,
-                treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+        dimensions = {"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)}
+        counts = {
+            key: cloudwatch.Metric(
+                namespace="ECS/ContainerInsights",
+                metric_name=metric_name,
+                dimensions_map=dimensions,
+                statistic="Average",
+                period=period,
             )
-        return alarms
+            for key, metric_name in (("desired", "DesiredTaskCount"), ("running", "RunningTaskCount"))
+        }
+        return cloudwatch.Alarm(
+            scope,
+            f"UnavailableAlarm-{agent}",
+            alarm_name=self.unavailable_alarm_name(agent),
+            alarm_description=f"ACSO {agent}: fewer tasks running than desired for "
+            f"{policy.period_seconds * policy.evaluation_periods // 60} minutes (service unavailable or "
+            "degraded); counted by the complete-outage alarm.",
+            metric=cloudwatch.MathExpression(
+                expression="desired - running",
+                using_metrics=counts,
+                label=f"{agent} tasks missing (desired - running)",
+                period=period,
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=policy.evaluation_periods,
+            datapoints_to_alarm=policy.evaluation_periods,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+        )
 
     def _add_service_unavailable(self, steps: dict[str, StepFunction]) -> None:
         """service-unavailable (seed: Incident Response -> Service Unavailable, severity High): an agent's
@@ -938,18 +897,12 @@ class RemediationStack(Stack):
                 "RecordDecisionFunctionArn": steps["RecordDecision"],
             },
         )
-        events.Rule(
-            self,
+        self._start_on_agent_alarms(
             "ServiceUnavailableAlarmRule",
-            description="Start service-unavailable when an agent's unavailable alarm goes INTO ALARM (running < "
-            "desired), not on OK or INSUFFICIENT_DATA.",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                resources=[alarm.alarm_arn for alarm in self.unavailable_alarms.values()],
-                detail={"state": {"value": ["ALARM"]}},
-            ),
-            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+            machine,
+            self.unavailable_alarm_name,
+            "Start service-unavailable when an agent's unavailable alarm goes INTO ALARM (running < desired), not on "
+            "OK or INSUFFICIENT_DATA.",
         )
 
     def _add_complete_outage(self, steps: dict[str, StepFunction]) -> None:
@@ -967,7 +920,7 @@ class RemediationStack(Stack):
         check = step("CheckDrReady", "complete_outage.check_dr_ready", "complete-outage: DR services running?")
         switch = step("SwitchActiveRegion", "complete_outage.switch_active_region", "complete-outage: route to DR")
         self.dr_active_region = ssm.StringParameter(
-            self,
+            self.family,
             "DrActiveRegion",
             parameter_name=dr.active_region_parameter,
             string_value=self.region,
@@ -1017,31 +970,44 @@ class RemediationStack(Stack):
             },
         )
         self.approval.allow_decisions_for(self.state_machine_arn("complete-outage"))
-        self.outage_alarm = cloudwatch.CompositeAlarm(
-            self,
-            "CompleteOutageAlarm",
-            composite_alarm_name=self.outage_alarm_name,
-            alarm_description=f"ACSO {config.name}: at least {config.availability.outage_min_services_down} of "
-            f"{len(config.agents)} agents unavailable at once (complete system outage); starts the complete-outage "
-            "runbook.",
-            alarm_rule=cloudwatch.AlarmRule.at_least(
-                cloudwatch.AlarmState.ALARM,
-                operands=list(self.unavailable_alarms.values()),
-                threshold=cloudwatch.AtLeastThreshold.count(config.availability.outage_min_services_down),
-            ),
-        )
+        outage_alarms = self._outage_alarms()
         events.Rule(
-            self,
+            self.family,
             "CompleteOutageAlarmRule",
             description="Start complete-outage when the complete-outage composite alarm goes INTO ALARM.",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
-                resources=[self.outage_alarm.alarm_arn],
+                resources=[outage_alarms[-1].alarm_arn],
                 detail={"state": {"value": ["ALARM"]}},
             ),
             targets=[targets.SfnStateMachine(self.runbooks["complete-outage"].state_machine, **self.trigger_delivery)],
         )
+
+    def _outage_alarms(self) -> list[cloudwatch.CompositeAlarm]:
+        """`acso-<env>-complete-outage`: at least `outageMinServicesDown` agents unavailable at once; with more than
+        100 agents, over per-group composite alarms (stacks/outage_alarm.py). Children are named, not referenced:
+        they live in the agent-alarm stacks, which this family depends on."""
+        config = self.config
+        children = [self.unavailable_alarm_name(agent) for agent in config.agents]
+        threshold = config.availability.outage_min_services_down
+        alarms: list[cloudwatch.CompositeAlarm] = []
+        for name, rule in outage_rules(self.outage_alarm_name, children, threshold).items():
+            is_top = name == self.outage_alarm_name
+            alarm = cloudwatch.CompositeAlarm(
+                self.family,
+                "CompleteOutageAlarm" if is_top else f"OutageGroupAlarm-{name.removeprefix(self.outage_alarm_name)}",
+                composite_alarm_name=name,
+                alarm_description=f"ACSO {config.name}: at least {threshold} of {len(config.agents)} agents "
+                "unavailable at once (complete system outage); starts the complete-outage runbook."
+                if is_top
+                else f"ACSO {config.name}: part of the complete-outage alarm (one group of agents).",
+                alarm_rule=cloudwatch.AlarmRule.from_string(rule),
+            )
+            for earlier in alarms:  # a composite alarm is created after the composite alarms it names
+                alarm.node.add_dependency(earlier)
+            alarms.append(alarm)
+        return alarms
 
     def _add_data_breach_storage(self) -> None:
         """data-breach's forensic evidence bucket and its audiences' topics (created before the settings).
@@ -1109,11 +1075,11 @@ class RemediationStack(Stack):
         plan = step("PlanBreachResponse", "data_breach.plan", "data-breach: what a person is asked to approve")
         isolate = step("IsolateService", "data_breach.isolate_service", "data-breach: approved isolation (desired 0)")
         preserve = StepFunction(
-            self,
+            self.family,
             "PreserveEvidence",
             handler="remediation.handlers.data_breach.preserve_evidence",
             description="data-breach: copy configuration, task definitions and logs into the locked bucket",
-            code=self._code,
+            code=self.code,
             layers=[self._layer],
             environment=self._environment,
             timeout=Duration.seconds(120),  # a day of logs; the state's TimeoutSeconds is 180
@@ -1156,7 +1122,7 @@ class RemediationStack(Stack):
         suppress_wildcards(
             preserve.role,
             "Evidence is written under the data-breach/ prefix of the evidence bucket, one folder per execution.",
-            [RegexAppliesTo(regex=r"/^Resource::<EvidenceBucket[A-Za-z0-9]+\.Arn>\/data-breach\/\*$/g")],
+            [objects_under("EvidenceBucket", "data-breach/")],
         )
         for topic in self.audience_topics.values():
             topic.grant_publish(notify.role)
@@ -1184,7 +1150,7 @@ class RemediationStack(Stack):
         )
         self.approval.allow_decisions_for(self.state_machine_arn("data-breach"))
         events.Rule(
-            self,
+            self.family,
             "DataBreachFindingRule",
             description="Start data-breach on a High or Critical GuardDuty finding about a task of the agents' "
             "cluster in this account (the runbook still asks a person before it changes anything).",
@@ -1281,7 +1247,7 @@ class RemediationStack(Stack):
         suppress_wildcards(
             report.role,
             "Reports are written under the maintenance-window/ prefix of the reports bucket, one key per run.",
-            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/maintenance-window\/\*$/g")],
+            [objects_under("ReportsBucket", "maintenance-window/")],
         )
         for topic in self.topics.values():
             topic.grant_publish(record.role)
@@ -1308,7 +1274,7 @@ class RemediationStack(Stack):
             },
         )
         events.Rule(
-            self,
+            self.family,
             "MaintenanceWindowSchedule",
             description="Start the monthly maintenance window (first Sunday 02:00 UTC).",
             schedule=events.Schedule.expression(config.schedules.maintenance_window),
@@ -1344,7 +1310,7 @@ class RemediationStack(Stack):
             },
         )
         events.Rule(
-            self,
+            self.family,
             "BackupVerificationSchedule",
             description="Start the daily backup verification.",
             schedule=events.Schedule.expression(config.schedules.backup_verification),
@@ -1362,11 +1328,11 @@ class RemediationStack(Stack):
         def long_step(construct_id: str, handler: str, description: str) -> StepFunction:
             # A batch stops taking objects 4 minutes before this timeout (logic/dr_test.py TIME_MARGIN_MS).
             return StepFunction(
-                self,
+                self.family,
                 construct_id,
                 handler=f"remediation.handlers.{handler}",
                 description=description,
-                code=self._code,
+                code=self.code,
                 layers=[self._layer],
                 environment=self._environment,
                 timeout=Duration.seconds(900),
@@ -1426,7 +1392,7 @@ class RemediationStack(Stack):
             (
                 report.role,
                 "Reports are written under the dr-test/ prefix of the reports bucket, one key per run.",
-                [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/dr-test\/\*$/g")],
+                [objects_under("ReportsBucket", "dr-test/")],
             ),
         ):
             suppress_wildcards(role, reason, findings)
@@ -1444,7 +1410,7 @@ class RemediationStack(Stack):
             },
         )
         events.Rule(
-            self,
+            self.family,
             "DrTestSchedule",
             description="Start the quarterly disaster recovery test.",
             schedule=events.Schedule.expression(config.schedules.dr_test),
@@ -1464,11 +1430,11 @@ class RemediationStack(Stack):
         scaling = step("DescribeScalingPolicies", f"{handlers}.describe_scaling", f"{prefix}: scaling policies")
         analyze = step("AnalyzePerformance", f"{handlers}.analyze", f"{prefix}: baseline, anomalies, forecast")
         publish = StepFunction(
-            self,
+            self.family,
             "PublishPerformanceReport",
             handler=f"remediation.handlers.{handlers}.publish_report",
             description=f"{prefix}: graphs (GetMetricWidgetImage), report and baseline to S3",
-            code=self._code,
+            code=self.code,
             layers=[self._layer],
             environment=self._environment,
             timeout=Duration.seconds(120),  # a few graphs rendered by CloudWatch; the state's TimeoutSeconds is 180
@@ -1500,7 +1466,7 @@ class RemediationStack(Stack):
             publish.role,
             "The report, its graphs and the baseline are written under the weekly-performance-review/ prefix of the "
             "reports bucket, one folder per week.",
-            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/weekly-performance-review\/\*$/g")],
+            [objects_under("ReportsBucket", "weekly-performance-review/")],
         )
         machine = self._runbook(
             "weekly-performance-review",
@@ -1515,7 +1481,7 @@ class RemediationStack(Stack):
             },
         )
         events.Rule(
-            self,
+            self.family,
             "WeeklyPerformanceReviewSchedule",
             description="Start the weekly performance review.",
             schedule=events.Schedule.expression(config.schedules.weekly_performance_review),
@@ -1531,11 +1497,11 @@ class RemediationStack(Stack):
         policy, name, step = self.config.database, "database-review", self.step
         normalize = step("NormalizeDatabaseReview", "database_review.normalize", f"{name}: validate the input")
         slow = StepFunction(
-            self,
+            self.family,
             "FindSlowQueries",
             handler="remediation.handlers.database_review.find_slow_queries",
             description=f"{name}: slow-query log entries, grouped by query",
-            code=self._code,
+            code=self.code,
             layers=[self._layer],
             environment=self._environment,
             timeout=Duration.seconds(60),  # up to 20 000 log entries; the state's TimeoutSeconds is 90
@@ -1582,7 +1548,7 @@ class RemediationStack(Stack):
             (
                 recommend.role,
                 "Reports are written under the database-review/ prefix of the reports bucket, one key per run.",
-                [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/database-review\/\*$/g")],
+                [objects_under("ReportsBucket", "database-review/")],
             ),
         ):
             suppress_wildcards(role, reason, findings)
@@ -1599,7 +1565,7 @@ class RemediationStack(Stack):
             },
         )
         alarm = cloudwatch.Alarm(
-            self,
+            self.family,
             "DatabaseConnectionsAlarm",
             alarm_name=f"acso-{self.config.name}-{DATABASE_REVIEW_ALARM}",
             alarm_description=f"ACSO database {policy.instance_id}: connections above "
@@ -1619,7 +1585,7 @@ class RemediationStack(Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         events.Rule(
-            self,
+            self.family,
             "DatabaseReviewAlarmRule",
             description=f"Start {name} when the database connections alarm goes INTO ALARM.",
             event_pattern=events.EventPattern(
@@ -1662,7 +1628,7 @@ class RemediationStack(Stack):
         suppress_wildcards(
             recommend.role,
             "Reports are written under the cache-review/ prefix of the reports bucket, one key per run.",
-            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/cache-review\/\*$/g")],
+            [objects_under("ReportsBucket", "cache-review/")],
         )
         machine = self._runbook(
             name,
@@ -1686,7 +1652,7 @@ class RemediationStack(Stack):
             )
 
         alarm = cloudwatch.Alarm(
-            self,
+            self.family,
             "CacheHitRateAlarm",
             alarm_name=f"acso-{self.config.name}-{CACHE_REVIEW_ALARM}",
             alarm_description=f"ACSO cache {policy.cluster_id}: hit rate below {policy.hit_rate_target_percent:g} % "
@@ -1704,7 +1670,7 @@ class RemediationStack(Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,  # no traffic: no hit rate, no alarm
         )
         events.Rule(
-            self,
+            self.family,
             "CacheReviewAlarmRule",
             description=f"Start {name} when the cache hit-rate alarm goes INTO ALARM.",
             event_pattern=events.EventPattern(
@@ -1727,11 +1693,11 @@ class RemediationStack(Stack):
         def long_step(construct_id: str, handler: str, description: str) -> StepFunction:
             # Many images: more than the default 30 s; the state's TimeoutSeconds is above this.
             return StepFunction(
-                self,
+                self.family,
                 construct_id,
                 handler=f"remediation.handlers.{handlers}.{handler}",
                 description=f"{prefix}: {description}",
-                code=self._code,
+                code=self.code,
                 layers=[self._layer],
                 environment=self._environment,
                 timeout=Duration.seconds(120),
@@ -1756,7 +1722,7 @@ class RemediationStack(Stack):
         suppress_wildcards(
             publish.role,
             "Reports are written under the security-patch-review/ prefix of the reports bucket, one key per run.",
-            [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/security-patch-review\/\*$/g")],
+            [objects_under("ReportsBucket", "security-patch-review/")],
         )
         # The record step pages security (its audience topic) for a CRITICAL finding (logic/record.py).
         self.audience_topics["security"].grant_publish(steps["RecordDecision"].role)
@@ -1771,7 +1737,7 @@ class RemediationStack(Stack):
             },
         )
         events.Rule(
-            self,
+            self.family,
             "SecurityPatchReviewSchedule",
             description="Start the monthly security patch review.",
             schedule=events.Schedule.expression(config.schedules.security_patch_review),
@@ -1791,11 +1757,11 @@ class RemediationStack(Stack):
         def long_step(construct_id: str, handler: str, description: str) -> StepFunction:
             # Many roles: more than the default 30 s; the state's TimeoutSeconds is above this.
             return StepFunction(
-                self,
+                self.family,
                 construct_id,
                 handler=f"remediation.handlers.{handlers}.{handler}",
                 description=f"{prefix}: {description}",
-                code=self._code,
+                code=self.code,
                 layers=[self._layer],
                 environment=self._environment,
                 timeout=Duration.seconds(240),
@@ -1838,7 +1804,7 @@ class RemediationStack(Stack):
             (
                 publish,
                 "Reports are written under the access-review/ prefix of the reports bucket, one key per run.",
-                [RegexAppliesTo(regex=r"/^Resource::<ReportsBucket[A-Za-z0-9]+\.Arn>\/access-review\/\*$/g")],
+                [objects_under("ReportsBucket", "access-review/")],
             ),
         ):
             suppress_wildcards(step.role, reason, findings)
@@ -1856,7 +1822,7 @@ class RemediationStack(Stack):
             },
         )
         events.Rule(
-            self,
+            self.family,
             "AccessReviewSchedule",
             description="Start the quarterly access review.",
             schedule=events.Schedule.expression(config.schedules.access_review),
@@ -2033,49 +1999,174 @@ class RemediationStack(Stack):
         self.key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey")
         return dead_letters
 
-    def _triggers(self) -> None:
-        config, delivery = self.config, self.trigger_delivery
+    def _add_daily_health_check(self, steps: dict[str, StepFunction]) -> None:
+        """daily-health-check (seed: Daily Operations): every service against the four health criteria, daily."""
+        machine = self._runbook(
+            "daily-health-check",
+            {
+                "NormalizeFunctionArn": steps["NormalizeHealthCheck"],
+                "DescribeServicesFunctionArn": steps["DescribeServices"],
+                "CollectUtilizationFunctionArn": steps["CollectUtilization"],
+                "AssessHealthFunctionArn": steps["AssessHealth"],
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        events.Rule(
+            self.family,
+            "DailyHealthCheckSchedule",
+            description="Start the daily health check.",
+            schedule=events.Schedule.expression(self.config.schedules.daily_health_check),
+            targets=[targets.SfnStateMachine(machine.state_machine, **self.trigger_delivery)],
+        )
 
-        alarms = []
-        for agent in config.agents:
-            metric = cloudwatch.Metric(
+    def _add_high_cpu(self, steps: dict[str, StepFunction]) -> None:
+        """high-cpu (seed: Incident Response -> High CPU): an agent's CPU alarm starts it; it scales out by a step
+        up to the cap, verifies, and at the cap asks a person for the next task size."""
+        machine = self._runbook(
+            "high-cpu",
+            {
+                "NormalizeFunctionArn": steps["NormalizeHighCpu"],
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "CollectUtilizationFunctionArn": steps["CollectUtilization"],
+                "SearchLogsFunctionArn": steps["SearchLogs"],
+                "DescribeServicesFunctionArn": steps["DescribeServices"],
+                "ScaleOutFunctionArn": steps["ScaleOut"],
+                "VerifyFunctionArn": steps["VerifyScaling"],
+                "RestoreFunctionArn": steps["RestorePriorCount"],
+                "RollBackResizeFunctionArn": steps["RollBackResize"],
+                "PlanResizeFunctionArn": steps["PlanResize"],
+                "ResizeTaskFunctionArn": steps["ResizeTask"],
+                "RequestApprovalFunctionArn": self.approval.request,
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+        self.approval.allow_decisions_for(self.state_machine_arn("high-cpu"))
+        self._start_on_agent_alarms(
+            "HighCpuAlarmRule",
+            machine,
+            self.cpu_alarm_name,
+            "Start high-cpu when an agent CPU alarm goes INTO ALARM (not on OK or INSUFFICIENT_DATA).",
+        )
+
+    def _add_restart_agent(self, steps: dict[str, StepFunction]) -> None:
+        """restart-agent (seed: Agent Management), by hand: a forced new deployment, rollout and logs checked."""
+        self._runbook(
+            "restart-agent",
+            {
+                "NormalizeFunctionArn": steps["NormalizeRestart"],
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "ForceDeploymentFunctionArn": steps["ForceNewDeployment"],
+                "CheckRolloutFunctionArn": steps["CheckRollout"],
+                "SearchLogsFunctionArn": steps["SearchLogs"],
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+
+    def _add_scale_agent(self, steps: dict[str, StepFunction]) -> None:
+        """scale-agent (seed: Scaling Procedures), by hand: a desired count within floor and cap, optionally the
+        seed's step-scaling policy, then stable."""
+        self._runbook(
+            "scale-agent",
+            {
+                "NormalizeFunctionArn": steps["NormalizeScale"],
+                "GuardFunctionArn": steps["AcquireGuard"],
+                "SetDesiredCountFunctionArn": steps["SetDesiredCount"],
+                "ApplyScalingPolicyFunctionArn": steps["ApplyScalingPolicy"],
+                "VerifyStableFunctionArn": steps["VerifyStable"],
+                "RecordDecisionFunctionArn": steps["RecordDecision"],
+            },
+        )
+
+    # -- The agents' alarms ----------------------------------------------------------------------------
+    def _add_agent_alarms(self) -> list[NestedStack]:
+        """Per agent: its CPU, memory and unavailable alarms, in nested stacks of AGENTS_PER_ALARM_STACK agents (3
+        alarms each), so the number of agents is never bounded by a stack's 500 resources. Rules find them by
+        name pattern (`_start_on_agent_alarms`), so nothing else grows with the fleet."""
+        agents = self.config.agents
+        size = AGENTS_PER_ALARM_STACK
+        chunks = [agents[start : start + size] for start in range(0, len(agents), size)]
+        alarm_stacks = []
+        for number, chunk in enumerate(chunks, start=1):
+            alarm_stack = NestedStack(
+                self,
+                f"AgentAlarms{number}",
+                description=f"ACSO {self.config.name}: CPU, memory and availability alarms of agents {chunk[0]} to "
+                f"{chunk[-1]}",
+            )
+            for agent in chunk:
+                self._cpu_alarm(alarm_stack, agent)
+                self._memory_alarm(alarm_stack, agent)
+                self._unavailable_alarm(alarm_stack, agent)
+            alarm_stacks.append(alarm_stack)
+        return alarm_stacks
+
+    def _start_on_agent_alarms(
+        self, construct_id: str, runbook: RunbookStateMachine, alarm_name: Callable[[str], str], description: str
+    ) -> events.Rule:
+        """A rule starting `runbook` when any agent's alarm of one kind goes INTO ALARM. It matches the alarms' ARN
+        pattern (this account and region, `alarm:acso-<env>-*-<kind>`), not a list of ARNs: EventBridge patterns are
+        limited to 2,048 characters, which a list of 200 alarm ARNs exceeds. The runbook's first state refuses an
+        alarm of an agent that is not configured."""
+        return events.Rule(
+            self.family,
+            construct_id,
+            description=description,
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=events.Match.wildcard(
+                    self.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=alarm_name("*"),
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ),
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.SfnStateMachine(runbook.state_machine, **self.trigger_delivery)],
+        )
+
+    def _cpu_alarm(self, scope: Construct, agent: str) -> cloudwatch.Alarm:
+        config = self.config
+        return cloudwatch.Alarm(
+            scope,
+            f"HighCpuAlarm-{agent}",
+            alarm_name=self.cpu_alarm_name(agent),
+            alarm_description=f"ACSO {agent}: CPU > {config.high_cpu.alarm_threshold_percent:g} % for "
+            f"{config.high_cpu.alarm_period_seconds * config.high_cpu.alarm_evaluation_periods // 60} "
+            "minutes; starts the high-cpu runbook.",
+            metric=cloudwatch.Metric(
                 namespace="AWS/ECS",
                 metric_name="CPUUtilization",
                 statistic="Average",
                 period=Duration.seconds(config.high_cpu.alarm_period_seconds),
                 dimensions_map={"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)},
-            )
-            alarms.append(
-                cloudwatch.Alarm(
-                    self,
-                    f"HighCpuAlarm-{agent}",
-                    alarm_name=self.cpu_alarm_name(agent),
-                    alarm_description=f"ACSO {agent}: CPU > {config.high_cpu.alarm_threshold_percent:g} % for "
-                    f"{config.high_cpu.alarm_period_seconds * config.high_cpu.alarm_evaluation_periods // 60} "
-                    "minutes; starts the high-cpu runbook.",
-                    metric=metric,
-                    threshold=config.high_cpu.alarm_threshold_percent,
-                    evaluation_periods=config.high_cpu.alarm_evaluation_periods,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
-            )
-        events.Rule(
-            self,
-            "HighCpuAlarmRule",
-            description="Start high-cpu when an agent CPU alarm goes INTO ALARM (not on OK or INSUFFICIENT_DATA).",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                resources=[alarm.alarm_arn for alarm in alarms],
-                detail={"state": {"value": ["ALARM"]}},
             ),
-            targets=[targets.SfnStateMachine(self.high_cpu.state_machine, **delivery)],
+            threshold=config.high_cpu.alarm_threshold_percent,
+            evaluation_periods=config.high_cpu.alarm_evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        events.Rule(
-            self,
-            "DailyHealthCheckSchedule",
-            description="Start the daily health check.",
-            schedule=events.Schedule.expression(config.schedules.daily_health_check),
-            targets=[targets.SfnStateMachine(self.daily_health_check.state_machine, **delivery)],
+
+    def _memory_alarm(self, scope: Construct, agent: str) -> cloudwatch.Alarm:
+        config, policy = self.config, self.config.memory_leak
+        return cloudwatch.Alarm(
+            scope,
+            f"MemoryLeakAlarm-{agent}",
+            alarm_name=self.memory_alarm_name(agent),
+            alarm_description=f"ACSO {agent}: potential memory leak, average memory > "
+            f"{policy.alarm_threshold_percent:g} % for {policy.evaluation_periods} periods of "
+            f"{policy.period_seconds // 60} minutes; starts the memory-leak runbook.",
+            metric=cloudwatch.Metric(
+                namespace="AWS/ECS",
+                metric_name="MemoryUtilization",
+                statistic="Average",
+                period=Duration.seconds(policy.period_seconds),
+                dimensions_map={"ClusterName": config.cluster_name, "ServiceName": config.service_name(agent)},
+            ),
+            threshold=policy.alarm_threshold_percent,
+            evaluation_periods=policy.evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

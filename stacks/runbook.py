@@ -25,9 +25,12 @@ def asl_placeholders(runbook_file: str) -> set[str]:
 
 
 def shared_log_group(scope: Construct, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
-    """One log group per stack for all constructs of a kind (each its own would cost a resource per step, and a stack
-    holds 500); Lambda names a step's streams after its function in a shared group, Powertools logs the name too."""
+    """One log group per environment for all constructs of a kind (each its own would cost a resource per step, and a
+    stack holds 500), in the top-level stack even for constructs of a nested stack; Lambda names a step's streams
+    after its function in a shared group, Powertools logs the name too."""
     stack = Stack.of(scope)
+    while stack.nested_stack_parent is not None:
+        stack = stack.nested_stack_parent
     existing = stack.node.try_find_child(construct_id)
     if isinstance(existing, logs.LogGroup):
         return existing
@@ -41,6 +44,14 @@ def suppress_wildcards(construct: Construct, reason: str, findings: list[str | R
         [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=findings)],
         apply_to_children=True,
     )
+
+
+def objects_under(bucket_construct_id: str, prefix: str) -> RegexAppliesTo:
+    """The IAM5 finding of a grant on the objects under `prefix` of this stack's bucket: `<Bucket.Arn>/prefix/*`, or,
+    from a nested stack, the parameter CDK passes the bucket's ARN in (`<referenceto...BucketArn>/prefix/*`)."""
+    bucket = f"{bucket_construct_id}[A-Za-z0-9]+"
+    path = re.escape(prefix).replace("/", "\\/")
+    return RegexAppliesTo(regex=f"/^Resource::<({bucket}\\.|referenceto[A-Za-z0-9]+{bucket})Arn>\\/{path}\\*$/g")
 
 
 class StepFunction(Construct):
@@ -140,7 +151,10 @@ class RunbookStateMachine(Construct):
             self.state_machine,
             "Log delivery and X-Ray actions support no resource-level permissions; lambda:InvokeFunction on "
             "'<function arn>:*' covers the versions of this runbook's own functions only.",
-            ["Resource::*", RegexAppliesTo(regex=r"/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/g")],
+            [
+                "Resource::*",
+                RegexAppliesTo(regex=r"/^Resource::<([A-Za-z0-9]+\.|referenceto[A-Za-z0-9]+)Arn>:\*$/g"),
+            ],
         )
 
     @property

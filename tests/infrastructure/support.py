@@ -17,7 +17,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from app import build_app
-from simulator.synthesized import Resolver, state_machine_definition
+from simulator.synthesized import Resolver, flatten, state_machine_definition
 from stacks.config import EnvironmentConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,9 @@ class SynthesizedStack:
     config: EnvironmentConfig
     template: Template
     raw: dict
+    """The top-level template with its nested stacks inlined (simulator.synthesized.flatten)."""
     template_file: Path
+    nested_template_files: list[Path]
     assets: dict[str, Path]
     _definitions: dict[str, dict] | None = field(default=None, repr=False)
 
@@ -154,13 +156,19 @@ def synthesize(context: dict[str, Any], outdir: Path) -> dict[str, SynthesizedSt
             for destination in entry["destinations"].values()
         }
         config: EnvironmentConfig = child.config  # type: ignore[attr-defined]
+        raw = flatten(artifact.template, assets)
         stacks[config.name] = SynthesizedStack(
             environment=config.name,
             stack=child,
             config=config,
-            template=Template.from_json(artifact.template),
-            raw=artifact.template,
+            template=Template.from_json(raw),
+            raw=raw,
             template_file=Path(artifact.template_full_path),
+            nested_template_files=[
+                outdir / entry["source"]["path"]
+                for entry in manifest.get("files", {}).values()
+                if entry["source"]["path"].endswith(".nested.template.json")
+            ],
             assets=assets,
         )
     return stacks

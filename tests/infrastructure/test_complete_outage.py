@@ -17,7 +17,6 @@ from tests.infrastructure.support import (
     STATE_MACHINES_DIR,
     SynthesizedStack,
     actions_cover,
-    alarm_arn,
     policy_statements,
 )
 
@@ -93,12 +92,6 @@ def test_each_agent_has_one_unavailable_alarm_desired_minus_running_above_zero_o
         assert alarm["TreatMissingData"] == "missing", "no data is unknown, not down"
 
 
-def test_the_unavailable_alarms_are_exposed_by_agent_for_the_single_service_runbooks(synthesized):
-    stack = synthesized.stack
-
-    assert sorted(stack.unavailable_alarms) == sorted(synthesized.config.agents)
-
-
 # -- The composite alarm and its rule ----------------------------------------------------------------------------
 
 
@@ -112,7 +105,7 @@ def test_the_complete_outage_alarm_is_at_least_m_of_the_unavailable_alarms_in_al
     assert match, rule
     assert int(match.group(1)) == config.availability.outage_min_services_down == 3
     assert sorted(re.findall(r'"([^"]+)"', match.group(2))) == sorted(
-        alarm_arn(f"acso-{config.name}-{agent}-unavailable") for agent in config.agents
+        f"acso-{config.name}-{agent}-unavailable" for agent in config.agents
     )
 
 

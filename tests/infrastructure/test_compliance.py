@@ -23,8 +23,14 @@ def test_cdk_nag_aws_solutions_really_ran_over_every_resource_of_the_stack(synth
     """Guards the test above against passing vacuously (e.g. if app.py stopped adding the checks)."""
     reports = list(synthesized.template_file.parent.glob(f"AwsSolutions-*{synthesized.stack.stack_name}-NagReport.csv"))
     assert len(reports) == 1, "app.py must apply AwsSolutionsChecks"
-    with reports[0].open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    nested_reports = [
+        path.with_name(f"AwsSolutions--{path.name.removesuffix('.nested.template.json')}-NagReport.csv")
+        for path in synthesized.nested_template_files
+    ]
+    rows = []
+    for report in [reports[0], *nested_reports]:
+        with report.open(newline="") as handle:
+            rows += list(csv.DictReader(handle))
 
     assert rows
     assert {row["Compliance"] for row in rows} <= {"Compliant", "Suppressed"}, [
@@ -49,9 +55,13 @@ def test_every_cdk_nag_suppression_names_an_aws_solutions_rule_and_says_why(synt
     assert weak == []
 
 
-def test_cfn_lint_finds_no_error_in_the_synthesized_template(synthesized):
+def test_cfn_lint_finds_no_error_in_the_synthesized_templates(synthesized):
     region = synthesized.config.region or REGION
-    matches = lint_file(synthesized.template_file, config=ManualArgs(regions=[region]))
+    matches = [
+        match
+        for path in (synthesized.template_file, *synthesized.nested_template_files)
+        for match in lint_file(path, config=ManualArgs(regions=[region]))
+    ]
     errors = [match for match in matches if match.rule.id.startswith("E")]
 
     for warning in (match for match in matches if not match.rule.id.startswith("E")):

@@ -14,11 +14,11 @@ from tests.infrastructure.support import (
     CONTEXT,
     SynthesizedStack,
     actions_cover,
-    alarm_arn,
     ecs_service_arn,
     policy_statements,
     synthesize,
 )
+from tests.infrastructure.test_triggers import alarms_starting
 
 AGENTS = ["alpha", "beta"]
 
@@ -54,16 +54,7 @@ def test_given_two_agents_on_another_cluster_then_each_gets_a_cpu_alarm_on_that_
 
 def test_given_two_agents_then_the_high_cpu_rule_listens_to_exactly_their_alarms(two_agent_production):
     synthesized = two_agent_production["production"]
-    high_cpu = synthesized.state_machine_named("high-cpu")
-    (rule,) = [
-        rule
-        for rule in synthesized.of_type("AWS::Events::Rule").values()
-        if any(target["Arn"] == {"Ref": high_cpu} for target in rule["Targets"])
-    ]
-
-    assert sorted(synthesized.resolver().resolve(rule["EventPattern"]["resources"])) == sorted(
-        alarm_arn(f"acso-production-{agent}-high-cpu") for agent in AGENTS
-    )
+    assert alarms_starting(synthesized, "high-cpu") == sorted(f"acso-production-{agent}-high-cpu" for agent in AGENTS)
 
 
 def test_given_two_agents_on_another_cluster_then_update_service_is_scoped_to_those_two_services(two_agent_production):
