@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 from remediation import clock
 from remediation.settings import load_settings
+from simulator.alarm_rules import evaluate as evaluate_alarm_rule
+from simulator.alarm_rules import referenced_alarms
 from simulator.emulator import EmbeddedAws, VirtualClock, event_pattern_matches
 from simulator.synthesized import ACCOUNT_ID, REGION, DeployedStack, deploy, synthesize
 from simulator.world import ServiceProfile, SimulatedProduction
@@ -142,19 +144,28 @@ class Harness:
         }
 
     def composite_alarm_event(self, name: str, previous: str = "OK") -> dict:
-        """The 'CloudWatch Alarm State Change' event of a synthesized composite alarm (moto has none): its
-        `AT_LEAST(M, ALARM, (...))` rule evaluated over its child alarms' states in moto right now. Like
+        """The 'CloudWatch Alarm State Change' event of a synthesized composite alarm (moto has none): its rule
+        evaluated over its child alarms' states in moto right now (simulator/alarm_rules.py). Like
         CloudWatch's, the event has no metrics: the rule, and the children that triggered it in `reasonData`."""
         alarm = self.stack.composite_alarms[name]
         rule = alarm["AlarmRule"]
-        match = re.fullmatch(r"AT_LEAST\((\d+), ALARM, \((.+)\)\)", rule)
-        if match is None:
-            raise ValueError(f"{name}: the harness evaluates AT_LEAST(M, ALARM, (...)) rules only, not {rule!r}")
-        children = [arn.rsplit(":", 1)[-1] for arn in re.findall(r'"([^"]+)"', match.group(2))]
+        composites = self.stack.composite_alarms
+
+        def metric_alarms(composite: str) -> list[str]:  # the metric alarms a composite counts, through composites
+            named = referenced_alarms(composites[composite]["AlarmRule"])
+            return [leaf for child in named for leaf in (metric_alarms(child) if child in composites else [child])]
+
+        children = list(dict.fromkeys(metric_alarms(name)))
         described = self.aws.client("cloudwatch").describe_alarms(AlarmNames=children)["MetricAlarms"]
-        states = {child["AlarmName"]: child for child in described}
-        alarming = [child for child in children if states[child]["StateValue"] == "ALARM"]
-        state = "ALARM" if len(alarming) >= int(match.group(1)) else "OK"
+        states = {child["AlarmName"]: child["StateValue"] for child in described}
+
+        def state_of(child: str) -> str:
+            if child in composites:
+                return "ALARM" if evaluate_alarm_rule(composites[child]["AlarmRule"], state_of) else "OK"
+            return states[child]
+
+        alarming = [child for child in children if states[child] == "ALARM"]
+        state = "ALARM" if evaluate_alarm_rule(rule, state_of) else "OK"
         now = self.clock.now()
         stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"
@@ -338,7 +349,7 @@ class Harness:
         desired_after = self.world.desired_counts()
         actions = [
             {
-                "service": self.settings["services"][agent],
+                "service": self.settings["serviceNamePrefix"] + agent,
                 "action": "desiredCount",
                 "before": self._desired_before[agent],
                 "after": desired_after[agent],

@@ -133,7 +133,7 @@ def _banner(harness: Harness, endpoint: str) -> str:
     settings, stack = harness.settings, harness.stack
     aws = f"aws --endpoint-url {endpoint}"
     restart = harness.state_machine("restart-agent")
-    services = " ".join(settings["services"].values())
+    services = " ".join(settings["serviceNamePrefix"] + agent for agent in settings["agents"])
     inbox = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/inbox-l1"
     machines = "\n".join(f"  {name:44} {arn}" for name, arn in sorted(stack.state_machines.items()))
     example_input = json.dumps({"service": "supervisor", "reason": "demo"}, separators=(",", ":"))

@@ -99,7 +99,7 @@ class SimulatedProduction:
     def __init__(self, aws: Any, clock: Any, stack: DeployedStack, settings: dict) -> None:
         self.aws, self.clock, self.stack = aws, clock, stack
         self.cluster = settings["clusterName"]
-        self.services: dict[str, str] = settings["services"]
+        self.services: dict[str, str] = {agent: settings["serviceNamePrefix"] + agent for agent in settings["agents"]}
         self.log_group = settings["agentsLogGroup"]
         self.profiles: dict[str, ServiceProfile] = {}
         self.load: dict[str, float] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from cdk_nag import NagSuppressions, RegexAppliesTo
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from stacks.approval import HumanApproval, decide_function_name, signing_secret
@@ -43,6 +44,8 @@ EVIDENCE_PREFIX = "data-breach/"
 # kind="connections") / alarm_event("cache", kind="hit-rate").
 DATABASE_REVIEW_ALARM = "database-connections"
 CACHE_REVIEW_ALARM = "cache-hit-rate"
+# Up to this many agents, grants list every agent's ARN; beyond, the agents' name pattern (see `agent_arns`).
+EXACT_ARNS_UP_TO_AGENTS = 25
 # Agents per nested stack of agent alarms (3 alarms each): 300 of a stack's 500 resources, the rest is headroom.
 AGENTS_PER_ALARM_STACK = 100
 
@@ -55,6 +58,7 @@ class RemediationStack(Stack):
         self.config = config
         self.family: Stack = self
         self._code_by_stack: dict[Stack, lambda_.Code] = {}
+        self._agent_name_patterns: set[str] = set()
         """Where `step`, `_runbook` and the runbooks' rules and alarms are created (see `_family`)."""
         prefix = f"acso-{config.name}"
 
@@ -158,6 +162,7 @@ class RemediationStack(Stack):
             if isinstance(construct, StepFunction):
                 self.settings_parameter.grant_read(construct.role)
         self._watch_itself()
+        self._accept_agent_patterns()
 
     def _runbook(self, name: str, steps: dict[str, StepFunction]) -> RunbookStateMachine:
         """Runbook `name`: state_machines/<name with underscores>.asl.json, state machine acso-<env>-<name>."""
@@ -221,14 +226,17 @@ class RemediationStack(Stack):
             {
                 "environment": config.name,
                 "clusterName": config.cluster_name,
-                "services": {agent: config.service_name(agent) for agent in config.agents},
+                # Per-agent names follow from the agents' names (settings.py derives them): the document stays
+                # under SSM's 8 KB with hundreds of agents.
+                "agents": list(config.agents),
+                "serviceNamePrefix": config.service_name_prefix,
                 "agentsLogGroup": config.agents_log_group,
                 "health": {
                     "cpuPercent": config.health.cpu_percent,
                     "memoryPercent": config.health.memory_percent,
                     "errorRatePercent": config.health.error_rate_percent,
                 },
-                "cpuAlarms": {agent: self.cpu_alarm_name(agent) for agent in config.agents},
+                "cpuAlarm": self.cpu_alarm_name("{agent}"),
                 "highCpu": {
                     "alarmThresholdPercent": config.high_cpu.alarm_threshold_percent,
                     "scaleOutStep": config.high_cpu.scale_out_step,
@@ -265,7 +273,7 @@ class RemediationStack(Stack):
                     "secretArn": self.approval_key.secret_arn,
                 },
                 "availability": {
-                    "unavailableAlarms": {agent: self.unavailable_alarm_name(agent) for agent in config.agents},
+                    "unavailableAlarm": self.unavailable_alarm_name("{agent}"),
                     "outageAlarm": self.outage_alarm_name,
                     "outageMinServicesDown": config.availability.outage_min_services_down,
                 },
@@ -473,12 +481,49 @@ class RemediationStack(Stack):
     def service_arns(self) -> list[str]:
         """The agents' ECS services: the only services any step may write to."""
         config = self.config
+        return self.agent_arns(lambda agent: f"{config.cluster_name}/{config.service_name(agent)}", service="ecs")
+
+    def agent_arns(self, name_of: Callable[[str], str], *, service: str, region: str | None = None) -> list[str]:
+        """ARNs of one kind of per-agent resource (`name_of(agent)` its name): every agent's while the fleet is small
+        enough for IAM, else the one name pattern `name_of("*")` (e.g. `service/<cluster>/acso-<env>-*`): hundreds of
+        ARNs exceed IAM's policy size limits (10,240 characters inline per role, 10 managed policies). The pattern is
+        accepted by cdk-nag only for exactly these names (`_accept_agent_patterns`)."""
+        resource, arn_format = {
+            "ecs": ("service", ArnFormat.SLASH_RESOURCE_NAME),
+            "cloudwatch": ("alarm", ArnFormat.COLON_RESOURCE_NAME),
+            "ssm": ("parameter", ArnFormat.SLASH_RESOURCE_NAME),
+        }[service]
+        if len(self.config.agents) <= EXACT_ARNS_UP_TO_AGENTS:
+            names = [name_of(agent) for agent in self.config.agents]
+        else:
+            names = [name_of("*")]
+            self._agent_name_patterns.add(
+                f"{resource}{':' if arn_format == ArnFormat.COLON_RESOURCE_NAME else '/'}{names[0]}"
+            )
         return [
             self.format_arn(
-                service="ecs", resource="service", resource_name=f"{config.cluster_name}/{config.service_name(agent)}"
+                service=service, region=region, resource=resource, resource_name=name, arn_format=arn_format
             )
-            for agent in config.agents
+            for name in names
         ]
+
+    def _accept_agent_patterns(self) -> None:
+        """cdk-nag AwsSolutions-IAM5 accepts the agent name patterns `agent_arns` used, in every stack, and nothing
+        else: each finding must end with exactly one of these resource names."""
+        if not self._agent_name_patterns:
+            return
+        findings = [
+            RegexAppliesTo(regex=f"/^Resource::arn:.*:{re.escape(pattern).replace('/', chr(92) + '/')}$/g")
+            for pattern in sorted(self._agent_name_patterns)
+        ]
+        reason = (
+            f"{len(self.config.agents)} agents: a list of every agent's ARN exceeds IAM's policy size limits, so "
+            "grants name the agents' resources by their name pattern (cluster, environment prefix, kind suffix)."
+        )
+        for stack in [self, *(child for child in self.node.children if isinstance(child, NestedStack))]:
+            NagSuppressions.add_stack_suppressions(
+                stack, [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=findings)]
+            )
 
     def state_machine_arn(self, runbook: str) -> str:
         """Built from the name, so a step may refer to a state machine that is defined after it (no cycle)."""
@@ -545,15 +590,7 @@ class RemediationStack(Stack):
             "ForceNewDeployment",
         ):
             steps[name].grant(["ecs:UpdateService"], service_arns)
-        alarm_arns = [
-            self.format_arn(
-                service="cloudwatch",
-                resource="alarm",
-                resource_name=self.cpu_alarm_name(agent),
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for agent in config.agents
-        ]
+        alarm_arns = self.agent_arns(self.cpu_alarm_name, service="cloudwatch")
         for name in ("AcquireGuard", "ScaleOut", "ResizeTask", "SetDesiredCount", "ForceNewDeployment"):
             steps[name].grant(["cloudwatch:DescribeAlarms"], alarm_arns)
         self.flags.grant_read(steps["AcquireGuard"].role)
@@ -612,15 +649,7 @@ class RemediationStack(Stack):
         steps["ApplyScalingPolicy"].grant(["application-autoscaling:PutScalingPolicy"], ["*"])
         steps["ApplyScalingPolicy"].grant(
             ["cloudwatch:PutMetricAlarm"],
-            [
-                self.format_arn(
-                    service="cloudwatch",
-                    resource="alarm",
-                    resource_name=f"acso-{agent}-scale-up",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-                for agent in self.config.agents
-            ],
+            self.agent_arns(lambda agent: f"acso-{agent}-scale-up", service="cloudwatch"),
         )
         # Registering the first scalable target creates Application Auto Scaling's ECS service-linked role.
         steps["ApplyScalingPolicy"].role.add_to_policy(
@@ -648,20 +677,12 @@ class RemediationStack(Stack):
     def _add_memory_leak(self, steps: dict[str, StepFunction]) -> None:
         """memory-leak: the seed's memory alarm per agent (average > 85 % for 3 hours) starts it; it restarts a
         service only when its 24-hour memory trend rises steadily, then verifies memory fell."""
-        config, step = self.config, self.step
+        step = self.step
         normalize = step("NormalizeMemoryLeak", "memory_leak.normalize", "memory-leak: validate the input")
         trend = step("MemoryTrend", "memory_leak.memory_trend", "memory-leak: 24-hour memory trend of the service")
         restart = step("RestartLeakingService", "memory_leak.restart", "memory-leak: force a new deployment")
         verify = step("VerifyMemory", "memory_leak.verify_memory", "memory-leak: did memory fall after the restart")
-        memory_alarm_arns = [
-            self.format_arn(
-                service="cloudwatch",
-                resource="alarm",
-                resource_name=self.memory_alarm_name(agent),
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for agent in config.agents
-        ]
+        memory_alarm_arns = self.agent_arns(self.memory_alarm_name, service="cloudwatch")
         for reader in (trend, verify):
             reader.grant(["cloudwatch:GetMetricData"], ["*"])
             suppress_wildcards(
@@ -741,14 +762,9 @@ class RemediationStack(Stack):
         restore = step(
             "RestoreConfig", "config_update.restore_previous_config", "config-update: restore the previous config"
         )
-        parameter_arns = [
-            self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=config.agent_config_parameter.replace("{agent}", agent).lstrip("/"),
-            )
-            for agent in config.agents
-        ]
+        parameter_arns = self.agent_arns(
+            lambda agent: config.agent_config_parameter.replace("{agent}", agent).lstrip("/"), service="ssm"
+        )
         apply.grant(["ssm:GetParameter", "ssm:PutParameter"], parameter_arns)
         restore.grant(["ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"], parameter_arns)
         for writer in (apply, restore):
@@ -843,15 +859,7 @@ class RemediationStack(Stack):
             "RecoverService", "service_unavailable.recover", "service-unavailable: roll back or restart (guarded)"
         )
         check = step("CheckRecovery", "service_unavailable.check_recovery", "service-unavailable: available again?")
-        alarm_arns = [
-            self.format_arn(
-                service="cloudwatch",
-                resource="alarm",
-                resource_name=self.unavailable_alarm_name(agent),
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for agent in config.agents
-        ]
+        alarm_arns = self.agent_arns(self.unavailable_alarm_name, service="cloudwatch")
         for reader in (inspect, recover, check):
             reader.grant(["ecs:DescribeServices"], self.service_arns)
         # Which agents are down (complete outage: stand down); the alarm still in ALARM right before the write.
@@ -927,15 +935,9 @@ class RemediationStack(Stack):
             description=f"ACSO {config.name}: the region serving traffic (read by the routing layer); the "
             f"complete-outage runbook sets it to {dr.region} after an approved failover.",
         )
-        dr_service_arns = [
-            self.format_arn(
-                service="ecs",
-                region=dr.region,
-                resource="service",
-                resource_name=f"{dr.cluster_name}/{config.service_name(agent)}",
-            )
-            for agent in config.agents
-        ]
+        dr_service_arns = self.agent_arns(
+            lambda agent: f"{dr.cluster_name}/{config.service_name(agent)}", service="ecs", region=dr.region
+        )
         for reader in (assess, fail_over):
             reader.grant(["ecs:DescribeServices"], self.service_arns)
         for reader in (plan, fail_over, check):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache
+from functools import cache, cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,8 +77,8 @@ class EscalationLevel(_Model):
 class Availability(_Model):
     """Per-agent "unavailable" alarms (running < desired) and the complete-outage composite alarm over them."""
 
-    unavailable_alarms: dict[str, str] = Field(alias="unavailableAlarms")
-    """Agent name -> name of its unavailable alarm."""
+    unavailable_alarm: str = Field(alias="unavailableAlarm")
+    """Name of an agent's unavailable alarm; `{agent}` is the agent's name (see `Settings.unavailable_alarms`)."""
     outage_alarm: str = Field(alias="outageAlarm")
     outage_min_services_down: int = Field(alias="outageMinServicesDown")
 
@@ -209,11 +209,12 @@ class ApprovalSettings(_Model):
 class Settings(_Model):
     environment: str
     cluster_name: str = Field(alias="clusterName")
-    services: dict[str, str]
-    """Agent name -> ECS service name, in the configured order."""
+    agents: tuple[str, ...]
+    service_name_prefix: str = Field(alias="serviceNamePrefix")
+    """An agent's ECS service is named prefix + agent (see `services`)."""
     agents_log_group: str = Field(alias="agentsLogGroup")
-    cpu_alarms: dict[str, str] = Field(alias="cpuAlarms")
-    """Agent name -> name of its CPU alarm (the blast-radius check counts how many are in ALARM)."""
+    cpu_alarm: str = Field(alias="cpuAlarm")
+    """Name of an agent's CPU alarm; `{agent}` is the agent's name (see `cpu_alarms`)."""
     health: HealthThresholds
     high_cpu: HighCpuPolicy = Field(alias="highCpu")
     memory_leak: MemoryLeakPolicy = Field(alias="memoryLeak")
@@ -235,6 +236,22 @@ class Settings(_Model):
     cache: CacheReview
     security_patch_review: SecurityPatchReview = Field(alias="securityPatchReview")
     access_review: AccessReview = Field(alias="accessReview")
+
+    # Derived per agent rather than listed in the document, which must stay under SSM's 8 KB for hundreds of agents.
+    @cached_property
+    def services(self) -> dict[str, str]:
+        """Agent name -> ECS service name, in the configured order."""
+        return {agent: f"{self.service_name_prefix}{agent}" for agent in self.agents}
+
+    @cached_property
+    def cpu_alarms(self) -> dict[str, str]:
+        """Agent name -> name of its CPU alarm (the blast-radius check counts how many are in ALARM)."""
+        return {agent: self.cpu_alarm.replace("{agent}", agent) for agent in self.agents}
+
+    @cached_property
+    def unavailable_alarms(self) -> dict[str, str]:
+        """Agent name -> name of its unavailable alarm (service-unavailable reads which agents are down)."""
+        return {agent: self.availability.unavailable_alarm.replace("{agent}", agent) for agent in self.agents}
 
     def config_parameter(self, agent: str) -> str:
         return self.agent_config_parameter.replace("{agent}", agent)

@@ -172,10 +172,11 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
     return {
         "environment": "production",
         "clusterName": CLUSTER,
-        "services": dict(SERVICES),
+        "agents": list(AGENTS),
+        "serviceNamePrefix": "acso-production-",
         "agentsLogGroup": AGENTS_LOG_GROUP,
         "health": {"cpuPercent": 70, "memoryPercent": 80, "errorRatePercent": 1},
-        "cpuAlarms": {agent: f"acso-production-{agent}-high-cpu" for agent in SERVICES},
+        "cpuAlarm": "acso-production-{agent}-high-cpu",
         "highCpu": {
             "alarmThresholdPercent": 80,
             "scaleOutStep": 1,
@@ -214,7 +215,7 @@ def settings_document(topic_arns: dict[str, str], **guard: Any) -> dict:
             "secretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:acso-production-approval-key-AbCdEf",
         },
         "availability": {
-            "unavailableAlarms": {agent: f"acso-production-{agent}-unavailable" for agent in SERVICES},
+            "unavailableAlarm": "acso-production-{agent}-unavailable",
             "outageAlarm": "acso-production-complete-outage",
             "outageMinServicesDown": 3,
         },

@@ -502,7 +502,7 @@ def normalize_service_unavailable(
     runbook, action = "service-unavailable", "unavailable-recover"
     if isinstance(raw, dict) and raw.get("detail-type") == ALARM_STATE_CHANGE:
         request = normalize_service_alarm(raw, runbook, action, settings, account_id, region, execution_name)
-        expected = settings.availability.unavailable_alarms.get(request.agent)
+        expected = settings.unavailable_alarms.get(request.agent)
         if request.alarm_name != expected:
             raise InvalidInput(
                 f"Alarm {request.alarm_name!r} is not {request.agent}'s unavailable alarm {expected!r}; start this "

@@ -42,7 +42,7 @@ def inspect_service(request: ServiceRequest, settings: Settings) -> dict:
     detail = ecs.describe_service_detail(request.cluster_name, request.service_name)
     running = revision_of(detail["taskDefinition"])
     previous = rollback.find_previous_revision(running)
-    names = settings.availability.unavailable_alarms
+    names = settings.unavailable_alarms
     states = alarms.states(list(names.values()))
     return detail | {
         "runningRevision": str(running),
