@@ -157,6 +157,12 @@ class VirtualClock:
     Thread-safe: moto runs each execution (and each Parallel branch / Task timeout guard) in its own thread.
     Time only moves forward. Concurrent waits are serialised on this single timeline (two executions each
     waiting 60 s move the clock by 120 s); sequential behaviour within one execution is exact.
+
+    A move is one step: the new instant and what the listeners (the simulated world) make of it are seen
+    together. Moves run one at a time, and other threads see the new instant only once its listeners have run.
+    Otherwise a handler running while another execution's Wait moves the clock reads the new "now" before the
+    world has caught up with it (no CPU sample in its last 5 minutes yet: a verified scale-out is reported as
+    "CPU no data, not verified" in about one alarm-storm run in ten), and two moves' listeners interleave.
     """
 
     def __init__(self, start: datetime | None = None) -> None:
@@ -166,17 +172,25 @@ class VirtualClock:
         self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
         self._listeners: list[Callable[[float], None]] = []
+        self._moving = threading.RLock()
+        """Held for a whole move (new instant + listeners); re-entrant: a listener may move the clock itself."""
+        self._mover = threading.local()
+        """The moving thread's instant while its listeners run (the others still see `_now`, the last step's)."""
 
     def now(self) -> datetime:
         """Current virtual instant (UTC, timezone-aware)."""
+        moving = getattr(self._mover, "now", None)
+        if moving is not None:
+            return moving
         with self._lock:
             return self._now
 
     def on_advance(self, listener: Callable[[float], None]) -> None:
         """Call ``listener(seconds)`` after every forward move, so a simulated world can evolve with time.
 
-        Listeners run in the thread that advanced the clock (often a moto interpreter thread), outside the
-        clock's lock; an exception they raise propagates to that caller (e.g. fails the Wait state).
+        Listeners run in the thread that advanced the clock (often a moto interpreter thread), one move at a
+        time, and see the new instant; other threads see it once the listeners are done. An exception they raise
+        propagates to that caller (e.g. fails the Wait state); the clock has moved all the same.
         """
         with self._lock:
             self._listeners.append(listener)
@@ -185,21 +199,34 @@ class VirtualClock:
         """Move the clock forward by ``seconds`` and return the new instant."""
         if seconds < 0:
             raise ValueError(f"cannot move a VirtualClock backwards ({seconds} s)")
-        with self._lock:
-            self._now += timedelta(seconds=seconds)
-            now, listeners = self._now, list(self._listeners)
-        if seconds > 0:
-            for listener in listeners:
-                listener(seconds)
-        return now
+        return self._move(lambda now: seconds)
 
     def advance_to(self, instant: datetime) -> datetime:
         """Move the clock to ``instant`` if that is later than now (no-op otherwise); return the new now."""
         if instant.tzinfo is None:
             raise ValueError("advance_to needs a timezone-aware datetime")
-        with self._lock:
-            seconds = max(0.0, (instant.astimezone(UTC) - self._now).total_seconds())
-        return self.advance(seconds)
+        return self._move(lambda now: max(0.0, (instant.astimezone(UTC) - now).total_seconds()))
+
+    def _move(self, seconds_from: Callable[[datetime], float]) -> datetime:
+        """One step: the new instant (``seconds_from(now)`` later), its listeners, then publish it to all threads."""
+        with self._moving:
+            before = self.now()
+            seconds = seconds_from(before)
+            outer = getattr(self._mover, "now", None)
+            self._mover.now = before + timedelta(seconds=seconds)
+            with self._lock:
+                listeners = list(self._listeners)
+            try:
+                if seconds > 0:
+                    for listener in listeners:
+                        listener(seconds)
+            finally:
+                moved = self._mover.now  # later still if a listener moved the clock itself
+                if outer is None:  # the outermost move publishes the instant to every thread
+                    self._mover.now = None
+                    with self._lock:
+                        self._now = moved
+            return moved
 
 
 @dataclass

@@ -85,6 +85,11 @@ def _expect_storm(o: Outcome) -> list[tuple[str, bool]]:
         ),
         ("each hot service acted on once", set(_scaled(o)) == {SUPERVISOR, "acso-production-threat-hunter"}),
         (
+            # The two services are decided independently: a storm must not turn a verified fix into a page.
+            "both scale-outs verified (2 acted, L1 each), the 98 others suppressed without a page",
+            sorted(decisions(o)) == ["acted"] * 2 + ["suppressed"] * 98 and levels(o) == ["L1", "L1"],
+        ),
+        (
             "no other service touched",
             all(a["service"] in {SUPERVISOR, "acso-production-threat-hunter"} for a in o.actions),
         ),

@@ -256,6 +256,67 @@ def test_clock_listeners_are_told_about_each_wait(aws: EmbeddedAws) -> None:
     assert advanced == [300]
 
 
+def test_given_a_clock_move_in_progress_when_another_thread_reads_now_then_it_sees_the_last_step() -> None:
+    """A handler must never see an instant the simulated world has not reached yet (alarm-storm: a verify read
+    "now" 5 minutes later than the last CPU sample while another execution's Wait was moving the world)."""
+    clock, entered, release, seen = VirtualClock(START), threading.Event(), threading.Event(), []
+
+    def slow_world(seconds: float) -> None:
+        seen.append(clock.now())
+        entered.set()
+        release.wait(5)
+
+    clock.on_advance(slow_world)
+    mover = threading.Thread(target=clock.advance, args=(300,))
+    mover.start()
+    assert entered.wait(5)
+
+    during = clock.now()
+    release.set()
+    mover.join(5)
+
+    assert seen == [START + timedelta(seconds=300)]  # the listener itself sees the new instant
+    assert during == START  # everyone else: the last step, until the world has caught up
+    assert clock.now() == START + timedelta(seconds=300)
+
+
+def test_given_two_threads_moving_the_clock_when_the_first_listener_runs_then_the_second_move_waits_for_it() -> None:
+    clock, release, calls = VirtualClock(START), threading.Event(), []
+
+    def world(seconds: float) -> None:
+        calls.append(("enter", clock.now()))
+        if len(calls) == 1:
+            release.wait(5)
+        calls.append(("exit", clock.now()))
+
+    clock.on_advance(world)
+    movers = [threading.Thread(target=clock.advance, args=(300,)) for _ in range(2)]
+    for mover in movers:
+        mover.start()
+    time.sleep(0.2)  # the second mover has had time to call advance
+    calls_while_blocked = list(calls)
+    release.set()
+    for mover in movers:
+        mover.join(5)
+
+    assert calls_while_blocked == [("enter", START + timedelta(seconds=300))]
+    assert calls == [
+        ("enter", START + timedelta(seconds=300)),
+        ("exit", START + timedelta(seconds=300)),
+        ("enter", START + timedelta(seconds=600)),
+        ("exit", START + timedelta(seconds=600)),
+    ]
+
+
+def test_given_a_listener_that_moves_the_clock_itself_when_advanced_then_both_moves_count() -> None:
+    clock = VirtualClock(START)
+    clock.on_advance(lambda seconds: clock.advance(60) if seconds == 300 else None)
+
+    assert clock.advance(300) == START + timedelta(seconds=360)
+    assert clock.advance_to(START + timedelta(seconds=300)) == START + timedelta(seconds=360)  # never backwards
+    assert clock.now() == START + timedelta(seconds=360)
+
+
 # --- PATCH 4: retrier_decl.time.sleep advances the virtual clock ------------------------------------------
 
 
