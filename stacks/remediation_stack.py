@@ -1835,7 +1835,8 @@ class RemediationStack(Stack):
     def _release_abandoned_leases(self, step: StepFunction) -> None:
         """A run that times out or is stopped skips its record step: free its lease and audit it anyway."""
         self.state_table.grant_read_write_data(step.role)
-        machines = list(self.runbooks.values())
+        # Every runbook of this environment by its name prefix: the pattern stays the same size as runbooks are added.
+        machines = self.state_machine_arn("")
         events.Rule(
             self,
             "AbandonedExecutionsRule",
@@ -1843,10 +1844,7 @@ class RemediationStack(Stack):
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
-                detail={
-                    "status": ["TIMED_OUT", "ABORTED", "FAILED"],
-                    "stateMachineArn": [machine.arn for machine in machines],
-                },
+                detail={"status": ["TIMED_OUT", "ABORTED", "FAILED"], "stateMachineArn": events.Match.prefix(machines)},
             ),
             targets=[targets.LambdaFunction(step.function, **self.trigger_delivery)],
         )

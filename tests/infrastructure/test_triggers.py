@@ -286,7 +286,11 @@ def test_executions_that_end_unrecorded_release_their_leases_through_a_status_ch
 
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
-    assert sorted(pattern["detail"]["stateMachineArn"]) == machines
+    for machine in machines:  # every runbook's state machine, and no other environment's
+        event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change"}
+        assert event_pattern_matches(pattern, event | {"detail": {"status": "TIMED_OUT", "stateMachineArn": machine}})
+        other = machine.replace(f"acso-{synthesized.environment}-", "acso-elsewhere-")
+        assert not event_pattern_matches(pattern, event | {"detail": {"status": "FAILED", "stateMachineArn": other}})
     (target,) = rule["Targets"]
     assert synthesized.of_type("AWS::Lambda::Function")[target["Arn"]["Fn::GetAtt"][0]]["Handler"] == (
         "remediation.handlers.abandoned.release_leases"
