@@ -102,6 +102,10 @@ class Harness:
             self._stdout.__exit__(*exc_info)
 
     # -- triggers ----------------------------------------------------------------------------------
+    def service_name(self, agent: str) -> str:
+        """The agent's ECS service (the settings document names services by prefix + agent)."""
+        return self.settings["serviceNamePrefix"] + agent
+
     def state_machine(self, runbook: str) -> str:
         return self.stack.state_machines[f"acso-{self.settings['environment']}-{runbook}"]
 
@@ -275,7 +279,7 @@ class Harness:
         self.aws.client("dynamodb").put_item(
             TableName=self.stack.state_table,
             Item={
-                "pk": {"S": f"LEASE#{self.settings['clusterName']}/{self.settings['services'][agent]}"},
+                "pk": {"S": f"LEASE#{self.settings['clusterName']}/{self.service_name(agent)}"},
                 "sk": {"S": "LEASE"},
                 "owner": {"S": owner},
                 "acquiredAt": {"S": now.isoformat()},
@@ -349,7 +353,7 @@ class Harness:
         desired_after = self.world.desired_counts()
         actions = [
             {
-                "service": self.settings["serviceNamePrefix"] + agent,
+                "service": self.service_name(agent),
                 "action": "desiredCount",
                 "before": self._desired_before[agent],
                 "after": desired_after[agent],

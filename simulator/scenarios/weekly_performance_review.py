@@ -108,7 +108,7 @@ def _supervisor_target_tracking(h: Harness) -> None:
     h.aws.client("application-autoscaling").put_scaling_policy(
         PolicyName="acso-supervisor-cpu-target",
         ServiceNamespace="ecs",
-        ResourceId=f"service/{h.settings['clusterName']}/{h.settings['services']['supervisor']}",
+        ResourceId=f"service/{h.settings['clusterName']}/{h.service_name('supervisor')}",
         ScalableDimension="ecs:service:DesiredCount",
         PolicyType="TargetTrackingScaling",
         TargetTrackingScalingPolicyConfiguration={
