@@ -3,5 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
-tracer = Tracer()
+# Patch only what the handlers call (botocore, through boto3): the default patches every library X-Ray supports
+# that is importable, and so imports requests, httpx, sqlite3... at every cold start for nothing to trace.
+tracer = Tracer(patch_modules=("boto3",))
 metrics = Metrics()

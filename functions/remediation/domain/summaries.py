@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from remediation.domain import data_breach as breach
-from remediation.domain import links, outage, performance_report
+from remediation.domain import links, outage
 from remediation.domain.dr_test import figure
 
 
@@ -985,6 +985,9 @@ def dr_test(state: dict, context: RunContext) -> Decision:
 
 def weekly_performance_review(state: dict, context: RunContext) -> Decision:
     """A short L1 summary of the weekly review: headline figures, anomalies, forecasts, the report's link."""
+    # The report's code (and its analysis) only for this runbook's record: every other record's cold start skips it.
+    from remediation.domain import performance_report  # noqa: PLC0415
+
     analysis, report = state["analysis"], state["report"]
     headline, window, limits = analysis["headline"], analysis["window"], analysis["limits"]
     anomalies = analysis["anomalies"]

@@ -13,16 +13,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from remediation.adapters import alarms, flags, state_store
-from remediation.adapters.ecs import ServiceState
 from remediation.clock import utc_now
-from remediation.domain.approval import APPROVED
 from remediation.domain.maintenance import active_window
-from remediation.domain.requests import ServiceRequest
 from remediation.errors import FlagStoreUnavailable
 from remediation.logic import maintenance_hold, scale_in_hold
 from remediation.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: the record step releases leases without the requests' models or ECS
+    from remediation.adapters.ecs import ServiceState
+    from remediation.domain.requests import ServiceRequest
 
 _CLAIM_TTL_SECONDS = 7 * 24 * 3600  # longer than EventBridge's 24 h retry window
 ISOLATING_RUNBOOKS = frozenset({"data-breach"})
@@ -190,6 +192,8 @@ def _is_approved_isolation(
     `$.approval` alone is not trusted)."""
     if target != 0 or not approval or request.runbook not in ISOLATING_RUNBOOKS:
         return False
+    from remediation.domain.approval import APPROVED  # noqa: PLC0415 - isolation only: not every cold start's
+
     recorded = state_store.approval_record(settings.state_table, str(approval.get("approvalId") or ""))
     try:
         proposal = json.loads(recorded.get("proposal") or "{}")

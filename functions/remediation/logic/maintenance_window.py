@@ -26,9 +26,6 @@ from remediation.domain import maintenance_window as rules
 from remediation.domain.requests import MaintenanceWindowRequest
 from remediation.errors import AwsAccessDenied, AwsCallFailed, FlagStoreUnavailable, ParameterNotFound
 from remediation.logic import maintenance_hold
-from remediation.logic.complete_outage import fleet_resource as failover_resource
-from remediation.logic.health_check import evaluate_evidence
-from remediation.logic.record import record_decision
 from remediation.settings import Settings
 
 RUNBOOK = "maintenance-window"
@@ -78,6 +75,8 @@ def pre_checklist(request: MaintenanceWindowRequest, settings: Settings) -> dict
     services = {
         agent: (found[name].to_dict() if found[name] is not None else None) for agent, name in settings.services.items()
     }
+    from remediation.logic.complete_outage import fleet_resource as failover_resource  # noqa: PLC0415 - this step's
+
     resources = [f"{request.cluster_name}/{name}" for name in settings.services.values()]
     resources.append(failover_resource(settings))
     leases = {resource: state_store.live_lease_holder(settings.state_table, resource, now) for resource in resources}
@@ -217,6 +216,8 @@ def restore_after_failure(state: dict, execution_arn: str, settings: Settings) -
 
 def assess_health(phase: str, agents: list[str], evidence: dict, settings: Settings) -> dict:
     """The daily health check's criteria for every service (logic/health_check.py), without its report."""
+    from remediation.logic.health_check import evaluate_evidence  # noqa: PLC0415 - this step's alone
+
     _, criteria = evaluate_evidence(agents, evidence, settings)
     return {
         "phase": phase,
@@ -258,6 +259,9 @@ def record(state: dict, execution_arn: str, settings: Settings) -> dict:
     record (audit, lease release, notification)."""
     if "error" in state and "request" in state and state.get("restore") is None:
         state = state | {"restore": restore_after_failure(state, execution_arn, settings)}
+    # The shared record (every runbook's summaries) is this step's alone: the other steps' cold starts skip it.
+    from remediation.logic.record import record_decision  # noqa: PLC0415
+
     return record_decision(RUNBOOK, state, execution_arn, settings)
 
 
