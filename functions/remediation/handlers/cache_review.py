@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.clock import utc_now
 from remediation.domain.requests import ReviewRequest, normalize_review
-from remediation.handlers.invocation import region_and_account
+from remediation.invocation import region_and_account
 from remediation.logic import cache_review
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import RollbackRequest
-from remediation.handlers.invocation import region_and_account
+from remediation.invocation import region_and_account
 from remediation.logic import rollback
 from remediation.observability import logger, tracer
 from remediation.settings import load_settings
