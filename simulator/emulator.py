@@ -46,6 +46,7 @@ from antlr4.RuleContext import RuleContext
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError
+from botocore.utils import parse_timestamp
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.backup import urls as backup_urls
@@ -65,8 +66,10 @@ from moto.iam.exceptions import NotFoundException as IamNotFound
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 from moto.kms import models as kms_models
+from moto.logs.models import logs_backends
 from moto.logs.utils import EventMessageFilter
 from moto.s3.models import s3_backends
+from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
@@ -77,7 +80,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp 
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -716,16 +719,18 @@ class EmbeddedAws:
         # clients the interpreter creates to run Lambda Tasks are marked uncounted. We deliberately exclude
         # that `lambda.Invoke`: it is Step Functions running a task, not a call the product code makes.
         # moto also creates a boto3 client for every Lambda task it runs (~10 ms each); its clients differ only by
-        # region (moto ignores the state's credentials), so each execution thread keeps one per region and service
-        # for this EmbeddedAws (one client shared by a storm's 100 threads costs more than it saves).
+        # region (moto ignores the state's credentials), so this EmbeddedAws keeps one per region and service, which
+        # every execution thread uses (botocore clients are thread-safe; a client per thread made a storm's 100
+        # executions cost ~25 % more CPU).
         original_boto_client_for = lambda_eval_utils.boto_client_for
-        thread_clients = threading.local()
+        clients: dict[tuple[str, str], botocore.client.BaseClient] = {}
+        clients_lock = threading.Lock()
 
         def boto_client_for(region: str, service: str, state_credentials: Any = None) -> botocore.client.BaseClient:
-            clients = thread_clients.__dict__.setdefault("clients", {})
-            if (region, service) not in clients:
-                clients[(region, service)] = _mark_uncounted(original_boto_client_for(region, service))
-            return clients[(region, service)]
+            with clients_lock:
+                if (region, service) not in clients:
+                    clients[(region, service)] = _mark_uncounted(original_boto_client_for(region, service))
+                return clients[(region, service)]
 
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for))
 
@@ -1242,6 +1247,31 @@ class EmbeddedAws:
         if stored is None:
             raise KeyError(f"s3://{bucket}/{key} does not exist")
         stored.last_modified = when.astimezone(UTC).replace(tzinfo=None)
+
+    # ------------------------------------------------------------------ the simulated world's bulk writes
+
+    def put_metric_data(self, *, Namespace: str, MetricData: list[dict[str, Any]]) -> None:  # noqa: N803
+        """`cloudwatch.put_metric_data(...)` for the simulated world (a day of history is thousands of datums), with
+        the same arguments: straight into moto's CloudWatch backend, given the parameters as moto's request parser
+        would (timestamps naive UTC, numbers floats), so it stores exactly what the API call stores. Skips botocore's
+        validation and serialization and moto's parsing (~90 % of the call). tests/unit/test_emulator.py checks that
+        both ways store the same datums."""
+        cloudwatch_backends[self.account_id][self.region].put_metric_data(
+            Namespace, [_parsed_metric_datum(datum) for datum in MetricData]
+        )
+
+    def put_log_events(self, *, logGroupName: str, logStreamName: str, logEvents: list[dict[str, Any]]) -> None:  # noqa: N803
+        """`logs.put_log_events(...)` for the simulated world, with the same arguments, straight into moto's Logs
+        backend like `put_metric_data` (its checks included: order, events older than 14 days)."""
+        events = [{"timestamp": int(event["timestamp"]), "message": event["message"]} for event in logEvents]
+        logs_backends[self.account_id][self.region].put_log_events(logGroupName, logStreamName, events)
+
+    def visible_messages(self, queue_url: str) -> int:
+        """How many messages ReceiveMessage could return from the queue now (moto's visible, undelayed ones), read
+        from moto's SQS backend: the harness polls its notification inboxes while an execution runs, and asks for
+        messages only when there are some (four ReceiveMessage calls every 50 ms took CPU from the execution)."""
+        name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+        return len(sqs_backends[self.account_id][self.region].get_queue(name).messages)
 
     # ------------------------------------------------------------------ CloudWatch metric widgets
 
@@ -1767,12 +1797,17 @@ class EmbeddedAws:
         return response["executionArn"]
 
     def wait_for(self, execution_arn: str, timeout_s: float = 60, poll_s: float = 0.01) -> ExecutionResult:
-        """Poll (real time) until the execution leaves RUNNING; ExecutionStillRunningError after timeout_s."""
-        sfn = self.client("stepfunctions")
+        """Wait (real time) until the execution leaves RUNNING; ExecutionStillRunningError after timeout_s. The status
+        is polled in moto's backend (no API call, so polling often costs nothing), then described through the API."""
+        sfn, execution = self.client("stepfunctions"), self._execution(execution_arn)
         deadline = time.monotonic() + timeout_s
         while True:
+            while execution.exec_status == _RUNNING and time.monotonic() <= deadline:
+                time.sleep(poll_s)
             description = sfn.describe_execution(executionArn=execution_arn)
-            if description["status"] != _RUNNING:
+            # moto sets a SUCCEEDED status an instant before the output: describe again if it came in between.
+            settled = description["status"] != "SUCCEEDED" or "output" in description
+            if description["status"] != _RUNNING and settled:
                 break
             if time.monotonic() > deadline:
                 entered = _state_transitions(self._history(execution_arn))
@@ -1802,9 +1837,34 @@ class EmbeddedAws:
         """Start an execution and wait until it finishes."""
         return self.wait_for(self.start_execution(state_machine_arn, input, name), timeout_s=timeout_s)
 
+    def _execution(self, execution_arn: str) -> Any:
+        """moto's Execution (its Step Functions backend's, as the API would find it: unknown ARNs raise the same)."""
+        region = execution_arn.split(":")[3]
+        return stepfunctions_parser_backends[self.account_id][region].describe_execution(execution_arn)
+
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
-        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
-        return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+        """GetExecutionHistory's events, every page, as a botocore client returns them, read from moto's backend
+        rather than through the API, whose serializer costs ~50 ms per execution (a storm's 100 took 5 s). moto keeps
+        the events as the API returns them but for `timestamp` (an ISO string, which a client returns as a datetime
+        from epoch seconds) and `type` (a str enum). tests/unit/test_emulator.py checks that both ways agree."""
+        events = json.loads(json.dumps(self._execution(execution_arn).to_history_output()["events"]))
+        for event in events:
+            instant = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+            event["timestamp"] = parse_timestamp(instant.timestamp())
+        return events
+
+
+def _parsed_metric_datum(datum: dict[str, Any]) -> dict[str, Any]:
+    """A PutMetricData datum as moto's request parser hands it to the backend (EmbeddedAws.put_metric_data)."""
+    parsed = dict(datum)
+    if isinstance(parsed.get("Timestamp"), datetime) and parsed["Timestamp"].tzinfo is not None:
+        parsed["Timestamp"] = parsed["Timestamp"].astimezone(UTC).replace(tzinfo=None)
+    if "Value" in parsed:
+        parsed["Value"] = float(parsed["Value"])
+    for key in ("Values", "Counts"):
+        if key in parsed:
+            parsed[key] = [float(value) for value in parsed[key]]
+    return parsed
 
 
 def _state_transitions(history: list[dict[str, Any]]) -> list[str]:

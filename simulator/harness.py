@@ -74,8 +74,21 @@ class Harness:
         self._executions: list[str] = []
         self.observed: dict[str, Any] = {}
         """Whatever a scenario reads from the emulated account for its expectations (Outcome.observed)."""
+        self._deployed = self._seeded = False
+        self._world: tuple = (self.profiles, start or START, history_days)
+        """(profiles, start, history days) of the world `seed` seeds (`for_scenario`)."""
 
     def __enter__(self) -> Harness:
+        if not self._deployed:  # a harness taken over in a forked process may be deployed (`for_scenario`)
+            self.deploy()
+        if not self._seeded:  # ... or seeded already
+            self.seed()
+        return self
+
+    def deploy(self) -> None:
+        """The scenario-independent half of `__enter__`: a fresh emulated account with the synthesized stack deployed
+        and the topics' inboxes subscribed. `python -m simulator run` does it once, then forks the processes that run
+        the scenarios from here (simulator/runner.py `DeployedAccount`)."""
         self.aws = EmbeddedAws(self.clock, region=REGION, account_id=ACCOUNT_ID).__enter__()
         clock.use_source(self.clock.now)
         load_settings.cache_clear()
@@ -86,12 +99,44 @@ class Harness:
         importlib.import_module("remediation.observability").logger.registered_handler.stream = self.lambda_logs
         self.settings = json.loads(self.stack.parameters[self.stack.function_environment["ACSO_SETTINGS_PARAMETER"]])
         self._subscribe_to_topics()
+        self._deployed = True
+
+    def for_scenario(
+        self,
+        profiles: dict[str, ServiceProfile] | None,
+        lambda_logs: TextIO,
+        start: datetime | None = None,
+        history_days: int = 1,
+    ) -> Harness:
+        """This deployed harness (`deploy`), taken over by a scenario in a process forked from it (simulator/runner.py):
+        the scenario's log stream and its world, seeded on entering (`with`), or already seeded (`seed`, in the process
+        this one was forked from) for the same profiles, start and history. Either way the account, its clock and its
+        world are exactly what a fresh Harness would have: the clock must not be past `start` yet."""
+        if not self._deployed:
+            raise RuntimeError("for_scenario takes over a deployed harness (Harness.deploy)")
+        world = (profiles or {}, start or START, history_days)
+        if self._seeded and world != self._world:
+            raise ValueError("this harness's world is seeded for other profiles, start or history")
+        if not self._seeded:
+            if self.clock.now() > world[1]:
+                raise ValueError(f"the deployed account's clock ({self.clock.now()}) is already past {world[1]}")
+            self.clock.advance_to(world[1])  # no listener yet: nothing happens but the time
+            self.profiles, self.history_days = world[0], history_days
+        self._world, self.lambda_logs = world, lambda_logs
+        self._stdout.__exit__(None, None, None)
+        self._stdout = contextlib.redirect_stdout(lambda_logs)
+        self._stdout.__enter__()
+        importlib.import_module("remediation.observability").logger.registered_handler.stream = lambda_logs
+        return self
+
+    def seed(self) -> None:
+        """The scenario's half of `__enter__`: simulated production seeded at the scenario's start (once)."""
         self.world = SimulatedProduction(self.aws, self.clock, self.stack, self.settings)
         self.world.seed(self.profiles, history_days=self.history_days)
         self.clock.on_advance(self.world.advance)
         self.aws.reset_api_calls()
         self._desired_before = self.world.desired_counts()
-        return self
+        self._seeded = True
 
     def __exit__(self, *exc_info: Any) -> None:
         try:
@@ -260,7 +305,7 @@ class Harness:
     def settle(self) -> None:
         """Let virtual time pass until every execution started so far has ended."""
         for arn in self._executions:
-            self.aws.wait_for(arn, timeout_s=300, poll_s=0.2)
+            self.aws.wait_for(arn, timeout_s=300)
 
     # -- operator and platform actions ----------------------------------------------------------------
     def set_flags(self, *, enabled: bool = True, suppressed_until: datetime | None = None, reason: str = "") -> None:
@@ -349,7 +394,7 @@ class Harness:
 
     # -- observation -------------------------------------------------------------------------------
     def outcome(self) -> Outcome:
-        results = [self.aws.wait_for(arn, timeout_s=300, poll_s=0.2) for arn in self._executions]
+        results = [self.aws.wait_for(arn, timeout_s=300) for arn in self._executions]
         desired_after = self.world.desired_counts()
         actions = [
             {
@@ -390,7 +435,9 @@ class Harness:
     def _drain(self) -> None:
         sqs, received = self.aws.client("sqs"), self._received
         for level, url in self._inboxes.items():
-            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            while self.aws.visible_messages(url) and (
+                messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            ):
                 for message in messages:
                     body = json.loads(message["Body"])
                     received.append({"level": level, "subject": body.get("Subject", ""), "message": body["Message"]})

@@ -7,30 +7,45 @@ import gc
 import io
 import json
 import logging
-import multiprocessing
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
+
+import boto3
+from moto.moto_api._internal import mock_random
 
 from simulator import synthesized
 from simulator.emulator import EmbeddedAws, VirtualClock
-from simulator.harness import Harness, Outcome
+from simulator.harness import START, Harness, Outcome
 from simulator.scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario
 
 REPORT_PATH = Path("simulation-report.json")
 LAMBDA_LOG_PATH = Path("simulation-output/lambda-logs.jsonl")
+SECONDS_PATH = synthesized.PROJECT_ROOT / "simulation-output" / "scenario-seconds.json"
+"""Scenario -> CPU seconds of its last run, wherever it ran: the longest scenarios start first (`DeployedAccount`)."""
 
 
-def run_scenario(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[str, Any]:
+def run_scenario(
+    scenario: Scenario, lambda_logs: TextIO | None = None, deployed: Harness | None = None
+) -> dict[str, Any]:
+    """The scenario in a fresh emulated account: a new Harness, or `deployed`, a harness whose account has the stack
+    deployed and nothing else (in a process forked from a `DeployedAccount`)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     logs = _CountingStream(lambda_logs or sys.stderr)
-    harness = Harness(scenario.profiles, logs, scenario.start, history_days=scenario.history_days)
+    if deployed is None:
+        harness = Harness(scenario.profiles, logs, scenario.start, history_days=scenario.history_days)
+    else:
+        harness = deployed.for_scenario(scenario.profiles, logs, scenario.start, scenario.history_days)
     with harness, _metric_queries_counted() as metric_queries:  # the handlers' client exists once AWS is emulated
         scenario.act(harness)
         outcome = harness.outcome()
@@ -75,32 +90,45 @@ def _metric_queries_counted() -> Iterator[list[int]]:
         events.unregister("provide-client-params.cloudwatch.GetMetricData", unique_id="runner-metric-queries")
 
 
-def run_or_report_crash(scenario: Scenario, lambda_logs: TextIO | None = None) -> dict[str, Any]:
+def run_or_report_crash(
+    scenario: Scenario, lambda_logs: TextIO | None = None, deployed: Harness | None = None
+) -> dict[str, Any]:
     """`run_scenario`; a scenario that raises (e.g. waits in vain for a notification) is reported as failed, with
-    its traceback on stderr, and the other scenarios still run."""
+    its traceback on stderr (and in the report's `traceback`), and the other scenarios still run."""
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
-        return run_scenario(scenario, lambda_logs)
+        return run_scenario(scenario, lambda_logs, deployed)
     except Exception as error:  # any crash of one scenario is that scenario's failure, not the run's
         traceback.print_exc()
-        return {
-            "name": scenario.name,
-            "summary": scenario.summary,
-            "passed": False,
-            "status": "CRASHED",
-            "executions": [],
-            "actions": [],
-            "notifications": [],
-            "api_calls": {},
-            "state_transitions": 0,
-            "audit_records": [],
-            "expectations": [
-                {"expectation": f"the scenario ran to its end ({type(error).__name__}: {error})", "met": False}
-            ],
-            "wall_seconds": round(time.perf_counter() - started, 2),
-            "cpu_seconds": round(time.process_time() - cpu_started, 2),
-            "notification_texts": [],
-        }
+        return _crash_report(
+            scenario,
+            f"{type(error).__name__}: {error}",
+            time.perf_counter() - started,
+            time.process_time() - cpu_started,
+            traceback.format_exc(),
+        )
+
+
+def _crash_report(
+    scenario: Scenario, what: str, seconds: float, cpu_seconds: float, trace: str | None = None
+) -> dict[str, Any]:
+    return {
+        "name": scenario.name,
+        "summary": scenario.summary,
+        "passed": False,
+        "status": "CRASHED",
+        "executions": [],
+        "actions": [],
+        "notifications": [],
+        "api_calls": {},
+        "state_transitions": 0,
+        "audit_records": [],
+        "expectations": [{"expectation": f"the scenario ran to its end ({what})", "met": False}],
+        "wall_seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "notification_texts": [],
+        "traceback": trace,
+    }
 
 
 def _report(scenario: Scenario, outcome: Outcome, seconds: float, cpu_seconds: float) -> dict[str, Any]:
@@ -197,13 +225,16 @@ def run(names: list[str], jobs: int | None = None) -> int:
     gc.set_threshold(20_000, 20, 20)
     started = time.perf_counter()
     with LAMBDA_LOG_PATH.open("w") as lambda_logs:
-        if jobs == 1:
+        if not FORKS:  # no os.fork (Windows): one process, one fresh account deployed per scenario
             reports = [run_or_report_crash(scenario, lambda_logs) for scenario in selected]
         else:
+            with DeployedAccount() as account:
+                results = account.run_all(selected, jobs)
             reports = []
-            for report, logs in _run_in_workers(selected, jobs):
+            for report, logs in results:
                 lambda_logs.write(logs)
                 reports.append(report)
+    _remember_seconds(reports)
     for report in reports:
         print_timeline(report)
     passed = sum(report["passed"] for report in reports)
@@ -228,49 +259,249 @@ def run(names: list[str], jobs: int | None = None) -> int:
     return 0 if passed == len(reports) else 1
 
 
-def _run_in_workers(selected: list[Scenario], jobs: int) -> list[tuple[dict[str, Any], str]]:
-    """Scenarios are independent (each gets a fresh emulated account), so they run in worker processes, each
-    scenario exactly as in one process. The workers are forked from this one once it holds what every scenario
-    needs and that never changes during a run: the synthesized stack and the parsed state machines
-    (`prepare_process`), so no worker synthesizes or parses them again."""
-    prepare_process()
-    gc.freeze()  # what every worker inherits is never garbage: the collector skips it (and keeps it shared)
-    context = multiprocessing.get_context("fork")
-    expected = _expected_seconds()
-    longest_first = sorted(selected, key=lambda scenario: -expected.get(scenario.name, 0.0))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        # Longest first (by the last report's timings): a long scenario started last would end the run alone.
-        futures = {scenario.name: pool.submit(_run_named, scenario.name) for scenario in longest_first}
-        return [futures[scenario.name].result() for scenario in selected]
-
-
 def _expected_seconds() -> dict[str, float]:
-    """Scenario -> CPU seconds it took in the last report, if there is one (only the order of work depends on it)."""
+    """Scenario -> CPU seconds it took when it last ran here, if it did (only the order of work depends on it)."""
     try:
-        scenarios = json.loads(REPORT_PATH.read_text())["scenarios"]
-        return {
-            scenario["name"]: float(scenario.get("cpu_seconds", scenario["wall_seconds"])) for scenario in scenarios
-        }
-    except (OSError, ValueError, KeyError, TypeError):
+        seconds = json.loads(SECONDS_PATH.read_text())
+        return {str(name): float(value) for name, value in seconds.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}
 
 
-def _run_named(name: str) -> tuple[dict[str, Any], str]:
-    logs = io.StringIO()
-    report = run_or_report_crash(SCENARIOS_BY_NAME[name], logs)
-    return report, logs.getvalue()
+def _remember_seconds(reports: list[dict[str, Any]]) -> None:
+    """Keep each scenario's CPU seconds for the next run's order of work (`_expected_seconds`), whatever directory it
+    runs in (the bench runs the suite in a scratch directory). Written atomically: runs may overlap."""
+    seconds = _expected_seconds() | {report["name"]: report["cpu_seconds"] for report in reports}
+    with contextlib.suppress(OSError):
+        SECONDS_PATH.parent.mkdir(parents=True, exist_ok=True)
+        staged = SECONDS_PATH.with_name(f".{SECONDS_PATH.name}.{os.getpid()}")
+        staged.write_text(json.dumps(seconds, indent=1, sort_keys=True) + "\n")
+        staged.replace(SECONDS_PATH)
 
 
 def prepare_process() -> None:
     """Synthesize (or load from the synth cache) and deploy the stack once into a throwaway emulated account, so
-    this process holds the template and every state machine's parse tree (simulator/emulator.py PATCH 16).
-    A cache miss synthesizes in a separate process: this one never starts the CDK's Node.js runtime, so it can
-    be forked safely."""
+    this process holds the template and every state machine's parse tree (simulator/emulator.py PATCH 16)."""
+    prepare_synth_cache()
+    with EmbeddedAws(VirtualClock(), region=synthesized.REGION, account_id=synthesized.ACCOUNT_ID) as aws:
+        synthesized.deploy(synthesized.synthesize(), aws)
+
+
+FORKS = hasattr(os, "fork")
+"""Whether scenarios can run in processes forked from a `DeployedAccount` (POSIX)."""
+_DEPLOYED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+"""The deployed account's virtual time: before every scenario's start (a forked scenario moves it to its start)."""
+
+
+class DeployedAccount:
+    """Context manager: this process holds an emulated account with the synthesized stack deployed and nothing else
+    (`Harness.deploy`); every scenario runs in a process forked from it, so the stack is deployed once per run rather
+    than once per scenario (~0.5 s of CPU each). Scenarios whose simulated production is the same (profiles, start,
+    history: a third of them have the default one) share its seeding the same way: a process forked from the deployed
+    account seeds that world (`Harness.seed`), then forks one process per scenario from there. Each scenario thus
+    starts from exactly the account and world a fresh Harness would give it (a copy-on-write copy of its parent:
+    moto's backends, the virtual clock at the scenario's start, the handlers' modules); nothing it does reaches any
+    other process. Its report comes back through a file."""
+
+    def __enter__(self) -> DeployedAccount:
+        prepare_synth_cache()
+        leftovers = set(threading.enumerate())
+        # Its stdout stays this process's (each scenario sends its own to its scenario's handler log).
+        self._harness = Harness(lambda_logs=sys.stdout, clock=VirtualClock(_DEPLOYED_AT))
+        self._harness.deploy()
+        try:
+            _create_handler_clients(synthesized.synthesize().template)
+            _wait_until_single_threaded(leftovers)
+            self._scratch = Path(tempfile.mkdtemp(prefix="acso-scenarios-"))
+        except BaseException:
+            self._harness.__exit__(None, None, None)
+            raise
+        gc.freeze()  # what every child inherits is never garbage: the collector skips it (and keeps it shared)
+        self._worlds: dict[int, tuple[list[int], list[Scenario], float]] = {}
+        """pid of a world's process -> (its scenarios' numbers, the scenarios, when it started)."""
+        self._numbered = 0
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            for pid in list(self._worlds):  # worlds still running: this process is being interrupted
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, signal.SIGTERM)
+                    os.waitpid(pid, 0)
+            self._worlds.clear()
+        finally:
+            gc.unfreeze()
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._harness.__exit__(*exc_info)
+
+    def run(self, scenario: Scenario) -> tuple[dict[str, Any], str]:
+        """The scenario in a forked process: its report and its handlers' log lines."""
+        return self.run_all([scenario], jobs=1)[0]
+
+    def run_all(
+        self, scenarios: list[Scenario], jobs: int, expected: dict[str, float] | None = None
+    ) -> list[tuple[dict[str, Any], str]]:
+        """Every scenario (reports in the order given), one world at a time in each of `jobs` processes, the longest
+        first by `expected` (CPU seconds per scenario; default: as they last ran here; unknown: 1 s): a long one
+        started last would end the run alone."""
+        expected = _expected_seconds() if expected is None else expected
+        worlds: list[list[int]] = []
+        for index, scenario in enumerate(scenarios):
+            same = next((world for world in worlds if _world(scenarios[world[0]]) == _world(scenario)), None)
+            if same is None:
+                worlds.append([index])
+            else:
+                same.append(index)
+        worlds.sort(key=lambda world: -sum(expected.get(scenarios[index].name, 1.0) for index in world))
+        results: dict[int, tuple[dict[str, Any], str]] = {}
+        running: dict[int, list[int]] = {}
+        while worlds or running:
+            while worlds and len(running) < jobs:
+                world = worlds.pop(0)
+                running[self._fork_world([scenarios[index] for index in world])] = world
+            pid, world_results = self._wait()
+            results.update(zip(running.pop(pid), world_results, strict=True))
+        return [results[index] for index in range(len(scenarios))]
+
+    def _fork_world(self, scenarios: list[Scenario]) -> int:
+        numbers = list(range(self._numbered, self._numbered + len(scenarios)))
+        self._numbered += len(scenarios)
+        sys.stdout.flush()  # what is buffered now would be written again by the child
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # never returns
+            _exit_after(self._seed_and_run, scenarios, numbers)
+        self._worlds[pid] = (numbers, scenarios, time.perf_counter())
+        return pid
+
+    def _seed_and_run(self, scenarios: list[Scenario], numbers: list[int]) -> None:
+        """In a world's process: its world seeded once, then each of its scenarios in a process forked from here."""
+        os.setpgid(0, 0)  # its scenarios' processes end with it (`__exit__`)
+        first, started, cpu_started = scenarios[0], time.perf_counter(), time.process_time()
+        try:
+            mock_random.seed()  # moto's ids (task ids, message ids...): not the same ones in every world
+            harness = self._harness.for_scenario(first.profiles, io.StringIO(), first.start, first.history_days)
+            harness.seed()
+        except Exception as error:  # the world cannot be seeded: each of its scenarios crashed
+            trace = traceback.format_exc()
+            print(trace, file=sys.stderr)
+            for scenario, number in zip(scenarios, numbers, strict=True):
+                seconds = (time.perf_counter() - started, time.process_time() - cpu_started)
+                report = _crash_report(scenario, f"seeding its world: {type(error).__name__}: {error}", *seconds, trace)
+                self._result(number).write_text(json.dumps({"report": report, "logs": ""}))
+            return
+        gc.freeze()
+        for scenario, number in zip(scenarios, numbers, strict=True):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # never returns
+                _exit_after(self._run_forked, scenario, harness, self._result(number))
+            scenario_started = time.perf_counter()
+            _, status = os.waitpid(pid, 0)
+            if not self._result(number).exists():  # it died (a signal, os._exit): its crash, not the world's
+                what = f"its process ended with {_wait_status(status)} and no report"
+                report = _crash_report(scenario, what, time.perf_counter() - scenario_started, 0.0)
+                self._result(number).write_text(json.dumps({"report": report, "logs": ""}))
+
+    @staticmethod
+    def _run_forked(scenario: Scenario, harness: Harness, result: Path) -> None:
+        mock_random.seed()
+        logs = io.StringIO()
+        report = run_or_report_crash(scenario, logs, deployed=harness)
+        result.write_text(json.dumps({"report": report, "logs": logs.getvalue()}))
+
+    def _result(self, number: int) -> Path:
+        return self._scratch / f"{number}.json"
+
+    def _wait(self) -> tuple[int, list[tuple[dict[str, Any], str]]]:
+        """The next world's process to end (pid) and its scenarios' results (a crash report for one that left none)."""
+        while True:
+            pid, status = os.wait()
+            if pid in self._worlds:
+                break
+        numbers, scenarios, started = self._worlds.pop(pid)
+        results = []
+        for number, scenario in zip(numbers, scenarios, strict=True):
+            try:
+                result = json.loads(self._result(number).read_text())
+                self._result(number).unlink()
+                results.append((result["report"], result["logs"]))
+            except (OSError, ValueError, KeyError):
+                what = f"its world's process ended with {_wait_status(status)} and no report"
+                results.append((_crash_report(scenario, what, time.perf_counter() - started, 0.0), ""))
+        return pid, results
+
+
+def _world(scenario: Scenario) -> tuple:
+    """What a scenario's simulated production is seeded from: two scenarios with the same world share its seeding."""
+    return (scenario.profiles, scenario.start or START, scenario.history_days)
+
+
+def _exit_after(function: Callable[..., None], *args: Any) -> NoReturn:
+    """In a forked process: `function(*args)`, then end the process (never back into the caller's code)."""
+    status = 1
+    try:
+        function(*args)
+        status = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+
+
+def _create_handler_clients(template: dict) -> None:
+    """The handlers' boto3 clients (`remediation.adapters.aws.client`, created once per Lambda container and kept),
+    created here for every service the stack's roles may call, so that no forked scenario creates them again (boto3's
+    default session and a client per service: ~0.2 s of every scenario's CPU otherwise). As in the sequential run,
+    where a process creates them for its first scenario and the next ones reuse them."""
+    from remediation.adapters.aws import client  # noqa: PLC0415 - the handlers' package, importable once deployed
+
+    prefixes = set()
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::IAM::Policy":
+            for statement in resource.get("Properties", {}).get("PolicyDocument", {}).get("Statement", []):
+                actions = statement.get("Action", [])
+                prefixes |= {action.split(":", 1)[0] for action in ([actions] if isinstance(actions, str) else actions)}
+    available = set(boto3.session.Session().get_available_services())
+    for prefix in sorted(prefixes):
+        name = {"states": "stepfunctions"}.get(prefix, prefix)  # IAM's prefix -> boto3's service name
+        if name in available:
+            client(name)
+
+
+def _wait_until_single_threaded(leftovers: set[threading.Thread], timeout_s: float = 5.0) -> None:
+    """Forking copies only the calling thread: another one would be missing in the children, and any lock it holds
+    held forever there. So no thread may run but this one, except `leftovers`: daemon threads that were already there
+    before the account was deployed, left by an earlier EmbeddedAws that has ended (in a test session: an execution
+    moto never ends, e.g. a callback task that timed out still waiting for its token); they hold nothing of this
+    account. `python -m simulator run` has none."""
+    deadline = time.monotonic() + timeout_s
+    while others := [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.current_thread() and not (thread in leftovers and thread.daemon)
+    ]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"cannot fork scenarios while other threads run: {[t.name for t in others]}")
+        time.sleep(0.01)
+
+
+def _wait_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def prepare_synth_cache() -> None:
+    """A synth cache miss synthesizes in a separate process: this one never starts the CDK's Node.js runtime, so it
+    can be forked safely."""
     if os.environ.get("ACSO_SYNTH_CACHE", "1") != "0" and not synthesized.synth_cached():
         subprocess.run(
             [sys.executable, "-c", "from simulator import synthesized; synthesized.synthesize_into_cache()"],
             cwd=synthesized.PROJECT_ROOT,
             check=True,
         )
-    with EmbeddedAws(VirtualClock(), region=synthesized.REGION, account_id=synthesized.ACCOUNT_ID) as aws:
-        synthesized.deploy(synthesized.synthesize(), aws)

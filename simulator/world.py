@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,11 @@ BASELINE_IMAGE_FINDINGS = (
     ImageFinding("CVE-2024-22365", "LOW", "libpam-modules", "1.5.2-6", "1.5.2-6+deb12u1", 5.5, "OS"),
 )
 """What every agent's python:3.11-slim based image carries: nothing above MEDIUM."""
+
+
+def _matching(pattern: str, messages: Counter[str]) -> int:
+    """How many of the log lines (message -> times it occurs) a metric filter pattern matches."""
+    return sum(count for message, count in messages.items() if log_filter_matches(pattern, message))
 
 
 def _policy_document(actions: list[str]) -> str:
@@ -327,9 +333,7 @@ class SimulatedProduction:
         for at in instants:
             data += self._sample_data(at, running, sizes)
         for start in range(0, len(data), _MAX_DATUMS_PER_CALL):
-            self.aws.client("cloudwatch").put_metric_data(
-                Namespace="AWS/ECS", MetricData=data[start : start + _MAX_DATUMS_PER_CALL]
-            )
+            self.aws.put_metric_data(Namespace="AWS/ECS", MetricData=data[start : start + _MAX_DATUMS_PER_CALL])
         self.last_sample = instants[-1]
 
     def _sample_data(self, at: datetime, running: dict[str, int], sizes: dict[str, int]) -> list[dict]:
@@ -394,9 +398,7 @@ class SimulatedProduction:
             for hours in hours_ago
         ]
         for start in range(0, len(data), _MAX_DATUMS_PER_CALL):
-            self.aws.client("cloudwatch").put_metric_data(
-                Namespace="AWS/ECS", MetricData=data[start : start + _MAX_DATUMS_PER_CALL]
-            )
+            self.aws.put_metric_data(Namespace="AWS/ECS", MetricData=data[start : start + _MAX_DATUMS_PER_CALL])
 
     def _hourly_latency(self, now: datetime, hours_ago: range) -> None:
         """Each agent's communication latency (ACSO/Agents CommunicationLatency, dimension Agent): a spread of
@@ -416,9 +418,7 @@ class SimulatedProduction:
             for hours in hours_ago
         ]
         for start in range(0, len(data), _MAX_DATUMS_PER_CALL):
-            self.aws.client("cloudwatch").put_metric_data(
-                Namespace="ACSO/Agents", MetricData=data[start : start + _MAX_DATUMS_PER_CALL]
-            )
+            self.aws.put_metric_data(Namespace="ACSO/Agents", MetricData=data[start : start + _MAX_DATUMS_PER_CALL])
 
     def _hourly_memory(self, now: datetime, hours_ago: range) -> None:
         """Memory only, one datapoint an hour (the memory-leak runbook reads a day of it), in one call."""
@@ -436,7 +436,7 @@ class SimulatedProduction:
             for agent, service_name in self.services.items()
             for hours in hours_ago
         ]
-        self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/ECS", MetricData=data)
+        self.aws.put_metric_data(Namespace="AWS/ECS", MetricData=data)
 
     def _hour_of_logs(self, at: datetime, put: bool = True) -> list[tuple[datetime, str]]:
         """One hour of agent log lines ending at `at`, and what the stack's metric filters make of them (written
@@ -465,16 +465,17 @@ class SimulatedProduction:
     def put_logs(self, lines: list[tuple[datetime, str]], at: datetime) -> None:
         if not lines:
             return
-        self.aws.client("logs").put_log_events(
+        self.aws.put_log_events(
             logGroupName=self.log_group,
             logStreamName=LOG_STREAM,
             logEvents=[{"timestamp": int(stamp.timestamp() * 1000), "message": message} for stamp, message in lines],
         )
         # CloudWatch turns log lines into metrics through the stack's metric filters; so does the world.
+        messages = Counter(message for _, message in lines)  # an hour repeats a few messages hundreds of times
         for metric_filter in self.stack.metric_filters:
             transformation = metric_filter["MetricTransformations"][0]
-            count = sum(1 for _, message in lines if log_filter_matches(metric_filter["FilterPattern"], message))
-            self.aws.client("cloudwatch").put_metric_data(
+            count = _matching(metric_filter["FilterPattern"], messages)
+            self.aws.put_metric_data(
                 Namespace=transformation["MetricNamespace"],
                 MetricData=[
                     {
@@ -497,23 +498,20 @@ class SimulatedProduction:
             if batch and (
                 len(batch) == 10_000 or size + event_size > 1_048_576 or stamp - batch[0]["timestamp"] >= 86_400_000
             ):
-                self.aws.client("logs").put_log_events(
-                    logGroupName=self.log_group, logStreamName=LOG_STREAM, logEvents=batch
-                )
+                self.aws.put_log_events(logGroupName=self.log_group, logStreamName=LOG_STREAM, logEvents=batch)
                 batch, size = [], 0
             batch.append({"timestamp": stamp, "message": message})
             size += event_size
         if batch:
-            self.aws.client("logs").put_log_events(
-                logGroupName=self.log_group, logStreamName=LOG_STREAM, logEvents=batch
-            )
+            self.aws.put_log_events(logGroupName=self.log_group, logStreamName=LOG_STREAM, logEvents=batch)
         by_namespace: dict[str, list[dict]] = {}
         for at, lines in hours:
             if not lines:  # put_logs writes nothing for an hour without lines
                 continue
+            messages = Counter(message for _, message in lines)
             for metric_filter in self.stack.metric_filters:
                 transformation = metric_filter["MetricTransformations"][0]
-                count = sum(1 for _, message in lines if log_filter_matches(metric_filter["FilterPattern"], message))
+                count = _matching(metric_filter["FilterPattern"], messages)
                 by_namespace.setdefault(transformation["MetricNamespace"], []).append(
                     {
                         "MetricName": transformation["MetricName"],
@@ -524,9 +522,7 @@ class SimulatedProduction:
                 )
         for namespace, data in by_namespace.items():
             for start in range(0, len(data), _MAX_DATUMS_PER_CALL):
-                self.aws.client("cloudwatch").put_metric_data(
-                    Namespace=namespace, MetricData=data[start : start + _MAX_DATUMS_PER_CALL]
-                )
+                self.aws.put_metric_data(Namespace=namespace, MetricData=data[start : start + _MAX_DATUMS_PER_CALL])
 
     # -- agent configuration ---------------------------------------------------------------------------
     SEEDED_CONFIG = '{"logLevel": "INFO", "maxParallelHunts": 4}'

@@ -1,6 +1,7 @@
 """Every scenario end to end: the synthesized state machines, the real handlers, emulated AWS."""
 
 import json
+import os
 
 import pytest
 
@@ -8,13 +9,34 @@ from simulator import runner
 from simulator.scenarios import SCENARIOS
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario.name for scenario in SCENARIOS])
-def test_scenario_meets_every_expectation(scenario):
-    report = runner.run_scenario(scenario)
-    unmet = [item["expectation"] for item in report["expectations"] if not item["met"]]
-    assert report["expectations"], "a scenario without expectations proves nothing"
-    assert unmet == [], f"{scenario.name}: unmet {unmet}\n{json.dumps(report, indent=2)[:4000]}"
-    assert _no_service_stopped_without_approval(report), f"{scenario.name}: desired 0 without a recorded approval"
+@pytest.fixture(scope="class")
+def reports(request):
+    """Each scenario the session selected in the requesting class, run as `python -m simulator run` runs them: all at
+    once when the class starts (one process per CPU, each scenario in a process forked from one deployed account, in
+    its own fresh account). Without os.fork, none: each test runs its scenario in a Harness of its own."""
+    selected = [item.callspec.params["scenario"] for item in request.session.items if item.cls is request.cls]
+    if not runner.FORKS:
+        yield {}
+        return
+    with runner.DeployedAccount() as account:
+        results = account.run_all(selected, jobs=os.cpu_count() or 1)
+    yield {scenario.name: report for scenario, (report, _) in zip(selected, results, strict=True)}
+
+
+class TestEveryScenario:
+    """Every scenario meets each of its expectations (its report comes from the class's `reports`)."""
+
+    @pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario.name for scenario in SCENARIOS])
+    def test_scenario_meets_every_expectation(self, reports, scenario):
+        report = reports[scenario.name] if scenario.name in reports else runner.run_scenario(scenario)
+        unmet = [item["expectation"] for item in report["expectations"] if not item["met"]]
+        assert report["expectations"], "a scenario without expectations proves nothing"
+        assert unmet == [], f"{scenario.name}: unmet {unmet}\n{report.get('traceback') or ''}{_shown(report)}"
+        assert _no_service_stopped_without_approval(report), f"{scenario.name}: desired 0 without a recorded approval"
+
+
+def _shown(report: dict) -> str:
+    return json.dumps({key: value for key, value in report.items() if key != "traceback"}, indent=2)[:4000]
 
 
 def _no_service_stopped_without_approval(report: dict) -> bool:

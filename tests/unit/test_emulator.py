@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.core import utils as moto_core_utils
 from moto.core.models import botocore_stubber
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 from simulator.emulator import EmbeddedAws, ExecutionStillRunningError, VirtualClock, event_pattern_matches
 
@@ -1288,3 +1289,155 @@ def test_get_metric_data_answers_exactly_as_moto_does_from_each_querys_own_metri
             answered = backend.get_metric_data(queries, *window, scan_by)
             assert answered == _UNPATCHED_GET_METRIC_DATA(backend, queries, *window, scan_by)
             assert all(result["values"] for result in answered if result["id"] != "total")  # moto's math: none
+
+
+# --- The simulator's reads and writes straight into moto's backends (no API call) -------------------------------
+def test_execution_history_read_from_moto_is_what_get_execution_history_answers(aws: EmbeddedAws) -> None:
+    """EmbeddedAws._history reads moto's Step Functions backend instead of paging GetExecutionHistory: the same
+    events, timestamps and types as the API returns them, for tasks, failures caught, retries, waits and branches."""
+    calls = {"flaky": 0}
+
+    def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise Throttled("slow down")
+        return {"ok": True}
+
+    def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise InvalidInput("no such agent")
+
+    flaky_arn, broken_arn = aws.register_function("flaky", flaky), aws.register_function("broken", broken)
+    retry = [{"ErrorEquals": ["Throttled"], "IntervalSeconds": 2, "MaxAttempts": 2}]
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Pause"}]
+    states = {
+        "Flaky": _task(flaky_arn, Retry=retry, ResultPath="$.flaky", Next="Broken"),
+        "Broken": _task(broken_arn, Catch=catch, Next="Pause"),
+        "Pause": {"Type": "Wait", "Seconds": 30, "Next": "Both"},
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": "L", "States": {"L": {"Type": "Pass", "End": True}}},
+                {"StartAt": "R", "States": {"R": _task(flaky_arn, End=True)}},
+            ],
+            "Next": "Decide",
+        },
+        "Decide": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$[0].x", "IsPresent": True, "Next": "Done"}],
+            "Default": "Fail",
+        },
+        "Done": {"Type": "Succeed"},
+        "Fail": {"Type": "Fail", "Error": "Nope", "Cause": "no x"},
+    }
+
+    result = aws.run_execution(_machine(aws, states, "Flaky"), {"agent": "supervisor"})
+
+    paginator = aws.client("stepfunctions").get_paginator("get_execution_history")
+    answered = [event for page in paginator.paginate(executionArn=result.execution_arn) for event in page["events"]]
+    assert result.status == "FAILED" and len(answered) > 30
+    assert result.history == answered
+    assert [type(event["type"]) for event in result.history] == [str] * len(answered)
+    assert [event["timestamp"].tzinfo for event in result.history] == [event["timestamp"].tzinfo for event in answered]
+
+
+def _stored_datums(aws: EmbeddedAws, namespace: str) -> list[tuple]:
+    backend = cloudwatch_backends[aws.account_id][aws.region]
+    return [
+        (datum.name, datum.timestamp, datum.value, datum.unit, [(d.name, d.value) for d in datum.dimensions])
+        for datum in backend.metric_data
+        if datum.namespace == namespace
+    ]
+
+
+def test_world_metric_data_written_straight_into_moto_is_stored_as_put_metric_data_stores_it(aws: EmbeddedAws) -> None:
+    """EmbeddedAws.put_metric_data (the simulated world's writes) takes PutMetricData's arguments and leaves moto's
+    CloudWatch backend as the API call does: values, lists of values with counts, units, dimensions, timestamps."""
+    dimensions = [{"Name": "ClusterName", "Value": "c"}, {"Name": "ServiceName", "Value": "s"}]
+    data = [
+        {"MetricName": "CPUUtilization", "Dimensions": dimensions, "Timestamp": START, "Value": 42, "Unit": "Percent"},
+        {
+            "MetricName": "CPUUtilization",
+            "Dimensions": dimensions,
+            "Timestamp": START.replace(microsecond=250_000),
+            "Value": 43.5,
+            "Unit": "Percent",
+        },
+        {
+            "MetricName": "Latency",
+            "Dimensions": [{"Name": "Agent", "Value": "a"}],
+            "Timestamp": START - timedelta(hours=1),
+            "Values": [10, 12.5, 30.0],
+            "Counts": [1, 2, 1],
+            "Unit": "Milliseconds",
+        },
+        {"MetricName": "Errors", "Timestamp": START.astimezone(timezone(timedelta(hours=2))), "Value": 3.0},
+    ]
+
+    aws.client("cloudwatch").put_metric_data(Namespace="Through/Api", MetricData=data)
+    aws.put_metric_data(Namespace="Straight/Backend", MetricData=data)
+
+    assert _stored_datums(aws, "Straight/Backend") == _stored_datums(aws, "Through/Api")
+    assert len(_stored_datums(aws, "Through/Api")) == 7
+
+
+def test_world_log_events_written_straight_into_moto_are_stored_as_put_log_events_stores_them(aws: EmbeddedAws) -> None:
+    """EmbeddedAws.put_log_events takes PutLogEvents' arguments and stores what the API call stores (moto keeps only
+    events of the last 14 days, real time, either way)."""
+    logs, now = aws.client("logs"), datetime.now(UTC)
+    logs.create_log_group(logGroupName="agents")
+    for stream in ("through-api", "straight-to-backend"):
+        logs.create_log_stream(logGroupName="agents", logStreamName=stream)
+    events = [
+        {"timestamp": int((now - timedelta(days=20)).timestamp() * 1000), "message": "too old: dropped"},
+        *(
+            {"timestamp": int((now - timedelta(minutes=60 - m)).timestamp() * 1000), "message": f"INFO {m} ok"}
+            for m in range(5)
+        ),
+    ]
+
+    logs.put_log_events(logGroupName="agents", logStreamName="through-api", logEvents=events)
+    aws.put_log_events(logGroupName="agents", logStreamName="straight-to-backend", logEvents=events)
+
+    def stored(stream: str) -> list[tuple[int, str]]:
+        answered = logs.get_log_events(logGroupName="agents", logStreamName=stream, startFromHead=True)["events"]
+        return [(event["timestamp"], event["message"]) for event in answered]
+
+    assert stored("straight-to-backend") == stored("through-api")
+    assert [message for _, message in stored("through-api")] == [f"INFO {m} ok" for m in range(5)]
+
+
+def test_visible_messages_counts_what_receive_message_can_return(aws: EmbeddedAws) -> None:
+    """EmbeddedAws.visible_messages reads moto's SQS backend: sent messages count, received (in flight, invisible) and
+    deleted ones do not."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="inbox-l1")["QueueUrl"]
+    assert aws.visible_messages(url) == 0
+    for index in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{index}")
+    assert aws.visible_messages(url) == 3
+
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    assert aws.visible_messages(url) == 1
+    for message in received:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert aws.visible_messages(url) == 1
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 1
+
+
+def test_lambda_tasks_of_every_execution_thread_share_one_uncounted_client_per_region(aws: EmbeddedAws) -> None:
+    """PATCH 6: moto's interpreter gets the client for its Lambda tasks from `boto_client_for`; each region's is made
+    once for every execution thread, and its calls are not counted as the product's."""
+    got: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(lambda_eval_utils.boto_client_for("eu-west-1", "lambda")))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other_region = lambda_eval_utils.boto_client_for("us-east-1", "lambda")
+
+    assert len({id(client) for client in got}) == 1 and other_region is not got[0]
+    got[0].list_functions()
+    assert aws.api_calls() == {}
