@@ -25,7 +25,7 @@ PROBES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default=",".join(PROBES), help="comma-separated probes (default: all)")
-    parser.add_argument("--rounds", type=int, default=5, help="P1: fresh-process imports per module (median)")
+    parser.add_argument("--rounds", type=int, default=9, help="P1: imports per module (least CPU counts)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="P7: scenario worker processes")
     parser.add_argument("--report", type=Path, default=REPORT_PATH, help="where to write the JSON report")
     args = parser.parse_args(argv)

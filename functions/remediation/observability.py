@@ -1,9 +1,11 @@
-"""The one place Logger, Tracer and Metrics are created; configured by POWERTOOLS_* variables."""
+"""The one place Logger and Metrics are created; configured by POWERTOOLS_* variables.
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+No Powertools Tracer: it is built on the X-Ray SDK for Python, in maintenance mode since 2026-02-25 (end of support
+2027-02-25, AWS recommends OpenTelemetry), whose import creates two botocore clients for centralized sampling that
+Lambda never uses (aws/aws-xray-sdk-python#311), about 0.2 s of CPU at every cold start. Lambda's active tracing
+(stacks/runbook.py) still traces each invocation and Step Functions each execution, without the SDK."""
+
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
-# Patch only what the handlers call (botocore, through boto3): the default patches every library X-Ray supports
-# that is importable, and so imports requests, httpx, sqlite3... at every cold start for nothing to trace.
-tracer = Tracer(patch_modules=("boto3",))
 metrics = Metrics()

@@ -53,7 +53,6 @@ os.environ["AWS_REGION"] = REGION
 os.environ["AWS_DEFAULT_REGION"] = REGION
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "acso-production-runbooks")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ACSO/Remediation")
-os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
 
 from remediation import clock  # noqa: E402 - after the environment above
 from remediation.settings import load_settings  # noqa: E402

@@ -6,12 +6,11 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.logic.abandoned import release_abandoned
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @event_source(data_class=EventBridgeEvent)
 def release_leases(event: EventBridgeEvent, context: LambdaContext) -> dict:
     detail = event.detail

@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.clock import utc_now
 from remediation.domain.requests import AccessReviewRequest, normalize_access_review
 from remediation.logic import access_review
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the quarterly schedule's event or the console input, validated; raises InvalidInput."""
     request = normalize_access_review(event["input"], load_settings(), event["executionName"], utc_now())
@@ -21,7 +20,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def list_roles(event: dict, context: LambdaContext) -> dict:
     result = access_review.list_roles(load_settings())
     logger.info("Roles listed", extra={"roles": [role["name"] for role in result["roles"]], "listed": result["listed"]})
@@ -29,7 +27,6 @@ def list_roles(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def start_last_accessed(event: dict, context: LambdaContext) -> dict:
     result = access_review.start_last_accessed(event["roles"], load_settings())
     logger.info("Last-accessed jobs started", extra={"jobs": result["jobs"]})
@@ -37,7 +34,6 @@ def start_last_accessed(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def collect_last_accessed(event: dict, context: LambdaContext) -> dict:
     request = AccessReviewRequest.model_validate(event["request"])
     result = access_review.collect_last_accessed(request, event["roles"], event["lastAccessed"])
@@ -49,7 +45,6 @@ def collect_last_accessed(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def publish_report(event: dict, context: LambdaContext) -> dict:
     request = AccessReviewRequest.model_validate(event["request"])
     result = access_review.publish_report(request, event["assessed"], event["listed"], load_settings())

@@ -16,7 +16,7 @@ from remediation.domain import approval
 from remediation.domain.approval import ApprovalDecision, ApprovalRefused
 from remediation.errors import InvalidInput, RunbookError
 from remediation.logic import approval as approvals
-from remediation.observability import logger, metrics, tracer
+from remediation.observability import logger, metrics
 from remediation.settings import Settings, load_settings
 
 HTML_HEADERS = {
@@ -32,7 +32,6 @@ _REFUSED_TITLES = {403: "Not allowed", 409: "Already decided", 410: "Expired"}
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def request_approval(event: dict, context: LambdaContext) -> dict:
     """Returns {"approvalId", "deadline", "messageId"}; the state machine waits for the decision, not for this."""
@@ -55,7 +54,6 @@ def request_approval(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def decide(event: dict, context: LambdaContext) -> dict:
     """A function URL request gets an HTML page; a direct invocation gets a JSON answer or a typed error."""

@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.clock import utc_now
 from remediation.domain.requests import BackupVerificationRequest, normalize_backup_verification
 from remediation.logic import backup_verification
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the daily schedule's event or the console input, validated; raises InvalidInput."""
     request = normalize_backup_verification(event["input"], load_settings(), event["executionName"], utc_now())
@@ -21,7 +20,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def list_backup_jobs(event: dict, context: LambdaContext) -> dict:
     request = BackupVerificationRequest.model_validate(event["request"])
     result = backup_verification.list_jobs(request, load_settings())
@@ -32,7 +30,6 @@ def list_backup_jobs(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def list_backup_objects(event: dict, context: LambdaContext) -> dict:
     request = BackupVerificationRequest.model_validate(event["request"])
     result = backup_verification.list_objects(request, load_settings())
@@ -41,7 +38,6 @@ def list_backup_objects(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def assess(event: dict, context: LambdaContext) -> dict:
     result = backup_verification.assess(event["evidence"])
     logger.info("Backups assessed", extra={"verified": result["verified"]})

@@ -8,12 +8,11 @@ from remediation.clock import utc_now
 from remediation.domain.requests import ReviewRequest, normalize_review
 from remediation.invocation import region_and_account
 from remediation.logic import cache_review
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the hit-rate alarm's event or console input, validated; raises InvalidInput."""
     region, account_id = region_and_account(context)
@@ -33,7 +32,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def collect_metrics(event: dict, context: LambdaContext) -> dict:
     request = ReviewRequest.model_validate(event["request"])
     result = cache_review.collect_metrics(request, load_settings())
@@ -42,7 +40,6 @@ def collect_metrics(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def describe_cluster(event: dict, context: LambdaContext) -> dict:
     result = cache_review.describe_cluster(load_settings())
     logger.info("Cache cluster", extra={"cluster": result})
@@ -50,7 +47,6 @@ def describe_cluster(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def recommend(event: dict, context: LambdaContext) -> dict:
     request = ReviewRequest.model_validate(event["request"])
     result = cache_review.recommend_and_report(request, event["evidence"], event["executionName"], load_settings())

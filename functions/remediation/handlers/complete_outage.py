@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import OutageRequest, normalize_outage
 from remediation.invocation import region_and_account
 from remediation.logic import complete_outage
-from remediation.observability import logger, metrics, tracer
+from remediation.observability import logger, metrics
 from remediation.settings import load_settings
 
 
@@ -17,7 +17,6 @@ def _account_and_region(context: LambdaContext) -> tuple[str, str]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the composite alarm's event or the console input, validated; raises InvalidInput."""
     account_id, region = _account_and_region(context)
@@ -29,7 +28,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def acquire_guard(event: dict, context: LambdaContext) -> dict:
     """A refusal is a verdict, not an error."""
@@ -42,7 +40,6 @@ def acquire_guard(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def assess(event: dict, context: LambdaContext) -> dict:
     request = OutageRequest.model_validate(event["request"])
     assessment = complete_outage.assess(request, load_settings())
@@ -51,7 +48,6 @@ def assess(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def plan_failover(event: dict, context: LambdaContext) -> dict:
     request = OutageRequest.model_validate(event["request"])
     _, region = _account_and_region(context)
@@ -61,7 +57,6 @@ def plan_failover(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def page_on_call(event: dict, context: LambdaContext) -> dict:
     request = OutageRequest.model_validate(event["request"])
     _, region = _account_and_region(context)
@@ -73,7 +68,6 @@ def page_on_call(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def fail_over(event: dict, context: LambdaContext) -> dict:
     request = OutageRequest.model_validate(event["request"])
     result = complete_outage.fail_over(
@@ -84,7 +78,6 @@ def fail_over(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def check_dr_ready(event: dict, context: LambdaContext) -> dict:
     result = complete_outage.check_dr_ready(event["targets"], event["checksLeft"], load_settings())
     logger.info("DR readiness", extra={"ready": result["ready"], "lagging": result["lagging"]})
@@ -92,7 +85,6 @@ def check_dr_ready(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def switch_active_region(event: dict, context: LambdaContext) -> dict:
     result = complete_outage.switch_active_region(event["executionArn"], load_settings())
     logger.info("Active region", extra={"outcome": result["outcome"], "after": result.get("after")})

@@ -8,12 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import ConfigUpdateRequest, normalize_config_update
 from remediation.logic import config_update
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the console input, validated; raises InvalidInput before any write."""
     request = normalize_config_update(event["input"], load_settings(), event["executionName"])
@@ -22,7 +21,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def apply_config(event: dict, context: LambdaContext) -> dict:
     request = ConfigUpdateRequest.model_validate(event["request"])
     result = config_update.apply(request, event["executionArn"], load_settings())
@@ -38,7 +36,6 @@ def apply_config(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def check_config_loaded(event: dict, context: LambdaContext) -> dict:
     request = ConfigUpdateRequest.model_validate(event["request"])
     result = config_update.check_loaded(request, event["deployedAt"], event["checksLeft"], load_settings())
@@ -47,7 +44,6 @@ def check_config_loaded(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def restore_previous_config(event: dict, context: LambdaContext) -> dict:
     request = ConfigUpdateRequest.model_validate(event["request"])
     result = config_update.restore(request, event["action"], event["executionArn"], load_settings())

@@ -6,12 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import normalize_health_check
 from remediation.logic import health_check
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the schedule's event or console input, validated; raises InvalidInput."""
     request = normalize_health_check(event["input"], load_settings(), event["executionName"])
@@ -20,7 +19,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def assess(event: dict, context: LambdaContext) -> dict:
     result = health_check.assess(event["agents"], event["evidence"], load_settings())
     logger.info("Health assessed", extra={"healthy": result["healthy"], "report": result["report"]})

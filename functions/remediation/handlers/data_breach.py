@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import DataBreachRequest, normalize_data_breach
 from remediation.invocation import region_and_account
 from remediation.logic import data_breach
-from remediation.observability import logger, metrics, tracer
+from remediation.observability import logger, metrics
 from remediation.settings import load_settings
 
 
@@ -17,7 +17,6 @@ def _region_and_account(context: LambdaContext) -> tuple[str, str]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: console input or GuardDuty finding, validated; raises InvalidInput before any write."""
     region, account_id = _region_and_account(context)
@@ -27,19 +26,16 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def describe_task_definition(event: dict, context: LambdaContext) -> dict:
     return data_breach.describe_task_definition(DataBreachRequest.model_validate(event["request"]))
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def read_service_logs(event: dict, context: LambdaContext) -> dict:
     return data_breach.read_service_logs(DataBreachRequest.model_validate(event["request"]), load_settings())
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def plan(event: dict, context: LambdaContext) -> dict:
     request = DataBreachRequest.model_validate(event["request"])
     result = data_breach.plan(request, event["investigation"], event["executionArn"], load_settings())
@@ -48,7 +44,6 @@ def plan(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def isolate_service(event: dict, context: LambdaContext) -> dict:
     request = DataBreachRequest.model_validate(event["request"])
@@ -59,7 +54,6 @@ def isolate_service(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def preserve_evidence(event: dict, context: LambdaContext) -> dict:
     request = DataBreachRequest.model_validate(event["request"])
     result = data_breach.preserve_evidence(
@@ -70,7 +64,6 @@ def preserve_evidence(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def notify_stakeholders(event: dict, context: LambdaContext) -> dict:
     region, _ = _region_and_account(context)
     result = data_breach.notify_stakeholders(event["state"], event["executionArn"], region, load_settings())
@@ -79,7 +72,6 @@ def notify_stakeholders(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def restore_service(event: dict, context: LambdaContext) -> dict:
     request = DataBreachRequest.model_validate(event["request"])
     result = data_breach.restore(request, event["approval"], event["executionArn"], load_settings())

@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.clock import utc_now
 from remediation.domain.requests import DrTestRequest, normalize_dr_test
 from remediation.logic import dr_test
-from remediation.observability import logger, metrics, tracer
+from remediation.observability import logger, metrics
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the quarterly schedule's event or the console input, validated; raises InvalidInput."""
     request = normalize_dr_test(event["input"], load_settings(), event["executionName"], utc_now())
@@ -21,7 +20,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def acquire_guard(event: dict, context: LambdaContext) -> dict:
     """A refusal is a verdict, not an error."""
@@ -34,7 +32,6 @@ def acquire_guard(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def find_latest_backup(event: dict, context: LambdaContext) -> dict:
     request = DrTestRequest.model_validate(event["request"])
     backup = dr_test.find_latest_backup(request, load_settings())
@@ -43,7 +40,6 @@ def find_latest_backup(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def restore_backup(event: dict, context: LambdaContext) -> dict:
     """One batch of copies into the DR restore bucket (the state machine loops until `done`)."""
     request = DrTestRequest.model_validate(event["request"])
@@ -69,7 +65,6 @@ def restore_backup(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def validate_restore(event: dict, context: LambdaContext) -> dict:
     """One batch of comparisons (the state machine loops until `done`)."""
     result = dr_test.validate_restore(
@@ -83,7 +78,6 @@ def validate_restore(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def report(event: dict, context: LambdaContext) -> dict:
     request = DrTestRequest.model_validate(event["request"])
     result = dr_test.report(
@@ -94,7 +88,6 @@ def report(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def clean_up(event: dict, context: LambdaContext) -> dict:
     result = dr_test.clean_up(event["action"], event["validated"])
     logger.info("Restore copy", extra=result)

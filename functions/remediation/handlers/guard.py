@@ -6,12 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import ServiceRequest
 from remediation.logic import guard
-from remediation.observability import logger, metrics, tracer
+from remediation.observability import logger, metrics
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def acquire(event: dict, context: LambdaContext) -> dict:
     """Input: {"request", "action", "executionArn"}. A refusal is a verdict, not an error."""

@@ -7,14 +7,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import ServiceRequest, normalize_service_alarm
 from remediation.invocation import region_and_account
 from remediation.logic import high_cpu
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 RUNBOOK = "high-cpu"
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the alarm event or console input, validated; raises InvalidInput before any write."""
     region, account_id = region_and_account(context)
@@ -26,7 +25,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def scale_out(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = high_cpu.scale_out(request, event["executionArn"], load_settings())
@@ -35,7 +33,6 @@ def scale_out(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def verify_scaling(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = high_cpu.verify(request, event["targetDesiredCount"], event["executionArn"], load_settings())
@@ -44,7 +41,6 @@ def verify_scaling(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def restore_prior_count(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = high_cpu.restore(request, event["priorDesiredCount"], load_settings())
@@ -53,7 +49,6 @@ def restore_prior_count(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def roll_back_resize(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = high_cpu.roll_back_resize(request, event["resized"])
@@ -62,7 +57,6 @@ def roll_back_resize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def plan_resize(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = high_cpu.plan_resize(request, load_settings())
@@ -71,7 +65,6 @@ def plan_resize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def resize_task(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = high_cpu.resize(request, event["plan"], event["executionArn"], load_settings())

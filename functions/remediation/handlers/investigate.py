@@ -5,12 +5,11 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.logic import investigate
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def collect_utilization(event: dict, context: LambdaContext) -> dict:
     return investigate.collect_utilization(
         event["agents"],
@@ -23,12 +22,10 @@ def collect_utilization(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def search_logs(event: dict, context: LambdaContext) -> dict:
     return investigate.search_agent_logs(event["pattern"], event["windowMinutes"], load_settings())
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def describe_services(event: dict, context: LambdaContext) -> dict:
     return investigate.describe_agents(event["agents"], load_settings())

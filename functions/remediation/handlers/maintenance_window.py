@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.clock import utc_now
 from remediation.domain.requests import MaintenanceWindowRequest, normalize_maintenance_window
 from remediation.logic import maintenance_window
-from remediation.observability import logger, metrics, tracer
+from remediation.observability import logger, metrics
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the monthly schedule's event or the console input, validated; raises InvalidInput."""
     request = normalize_maintenance_window(event["input"], load_settings(), event["executionName"], utc_now())
@@ -21,7 +20,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def acquire_guard(event: dict, context: LambdaContext) -> dict:
     """A refusal is a verdict, not an error."""
@@ -34,7 +32,6 @@ def acquire_guard(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def pre_checklist(event: dict, context: LambdaContext) -> dict:
     request = MaintenanceWindowRequest.model_validate(event["request"])
     result = maintenance_window.pre_checklist(request, load_settings())
@@ -43,7 +40,6 @@ def pre_checklist(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def start_backup(event: dict, context: LambdaContext) -> dict:
     request = MaintenanceWindowRequest.model_validate(event["request"])
     result = maintenance_window.start_backup(request, event["executionArn"], load_settings())
@@ -52,7 +48,6 @@ def start_backup(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def check_backup(event: dict, context: LambdaContext) -> dict:
     result = maintenance_window.check_backup(event["backup"])
     logger.info("Backup check", extra={"state": result["state"], "checks_left": result["checksLeft"]})
@@ -60,7 +55,6 @@ def check_backup(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def suppress_auto_remediation(event: dict, context: LambdaContext) -> dict:
     request = MaintenanceWindowRequest.model_validate(event["request"])
     result = maintenance_window.suppress(request, event["executionArn"], load_settings())
@@ -72,7 +66,6 @@ def suppress_auto_remediation(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def assess_health(event: dict, context: LambdaContext) -> dict:
     result = maintenance_window.assess_health(event["phase"], event["agents"], event["evidence"], load_settings())
     logger.info("Health checked", extra={"phase": result["phase"], "healthy": result["healthy"]})
@@ -80,7 +73,6 @@ def assess_health(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def switch_back(event: dict, context: LambdaContext) -> dict:
     request = MaintenanceWindowRequest.model_validate(event["request"])
     result = maintenance_window.switch_back(request, event["executionArn"], load_settings())
@@ -89,7 +81,6 @@ def switch_back(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def report(event: dict, context: LambdaContext) -> dict:
     result = maintenance_window.report(event["state"], event["executionArn"], load_settings())
     logger.info("Report written", extra={"report": result})
@@ -97,7 +88,6 @@ def report(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def record_decision(event: dict, context: LambdaContext) -> dict:
     """The run's record step on both paths: on the failure path the flags go back first (logic/maintenance_window.py),

@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import ServiceRequest, normalize_memory_leak
 from remediation.invocation import region_and_account
 from remediation.logic import memory_leak
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the memory alarm event or console input, validated; raises InvalidInput before any write."""
     region, account_id = region_and_account(context)
@@ -22,7 +21,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def memory_trend(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = memory_leak.trend(request, load_settings())
@@ -31,7 +29,6 @@ def memory_trend(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def restart(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = memory_leak.restart(request, event["executionArn"], load_settings())
@@ -40,7 +37,6 @@ def restart(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def verify_memory(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = memory_leak.verify(request, event.get("beforePercent"), event["executionArn"], load_settings())

@@ -5,12 +5,11 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.logic.record import record_decision as record
-from remediation.observability import logger, metrics, tracer
+from remediation.observability import logger, metrics
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def record_decision(event: dict, context: LambdaContext) -> dict:
     result = record(event["runbook"], event["state"], event["executionArn"], load_settings())

@@ -6,12 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import ServiceRequest, normalize_restart
 from remediation.logic import restart_agent
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the console input, validated; raises InvalidInput before any write."""
     request = normalize_restart(event["input"], load_settings(), event["executionName"])
@@ -20,7 +19,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def force_new_deployment(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = restart_agent.restart(request, event["executionArn"], load_settings())
@@ -29,7 +27,6 @@ def force_new_deployment(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def check_rollout(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = restart_agent.check_rollout(request, event["checksLeft"])

@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import RollbackRequest
 from remediation.invocation import region_and_account
 from remediation.logic import rollback
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the console input, checked against ECS (read only); raises InvalidInput before any write."""
     region, account_id = region_and_account(context)
@@ -22,7 +21,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def roll_back(event: dict, context: LambdaContext) -> dict:
     request = RollbackRequest.model_validate(event["request"])
     result = rollback.roll_back(request, event["executionArn"], load_settings())
@@ -31,7 +29,6 @@ def roll_back(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def check_rollout(event: dict, context: LambdaContext) -> dict:
     request = RollbackRequest.model_validate(event["request"])
     result = rollback.check_rollout(request, event["target"], event["checksLeft"], event["deployedAt"])

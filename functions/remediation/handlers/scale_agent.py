@@ -6,12 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.domain.requests import ScaleRequest, normalize_scale
 from remediation.logic import scale_agent
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the console input, validated; raises InvalidInput before any write."""
     request = normalize_scale(event["input"], load_settings(), event["executionName"])
@@ -20,7 +19,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def set_desired_count(event: dict, context: LambdaContext) -> dict:
     request = ScaleRequest.model_validate(event["request"])
     result = scale_agent.set_desired_count(request, event["executionArn"], load_settings())
@@ -29,7 +27,6 @@ def set_desired_count(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def verify_stable(event: dict, context: LambdaContext) -> dict:
     request = ScaleRequest.model_validate(event["request"])
     result = scale_agent.verify_stable(request, load_settings())
@@ -38,7 +35,6 @@ def verify_stable(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def apply_scaling_policy(event: dict, context: LambdaContext) -> dict:
     request = ScaleRequest.model_validate(event["request"])
     result = scale_agent.apply_scaling_policy(request, load_settings())

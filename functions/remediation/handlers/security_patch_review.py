@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import PatchReviewRequest, normalize_security_patch_review
 from remediation.invocation import region_and_account
 from remediation.logic import security_patch_review
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
@@ -17,7 +17,6 @@ def _region_and_account(context: LambdaContext) -> tuple[str, str]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the monthly schedule's event or the console input, validated; raises InvalidInput."""
     request = normalize_security_patch_review(event["input"], load_settings(), event["executionName"])
@@ -26,7 +25,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def scan_images(event: dict, context: LambdaContext) -> dict:
     region, account_id = _region_and_account(context)
     request = PatchReviewRequest.model_validate(event["request"])
@@ -41,7 +39,6 @@ def scan_images(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def publish_report(event: dict, context: LambdaContext) -> dict:
     region, _ = _region_and_account(context)
     request = PatchReviewRequest.model_validate(event["request"])

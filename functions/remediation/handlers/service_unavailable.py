@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import ServiceRequest, normalize_service_unavailable
 from remediation.invocation import region_and_account
 from remediation.logic import service_unavailable
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the unavailable alarm event or console input, validated; raises InvalidInput before any write."""
     region, account_id = region_and_account(context)
@@ -23,7 +22,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def inspect_service(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = service_unavailable.inspect_service(request, load_settings())
@@ -39,7 +37,6 @@ def inspect_service(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def stopped_tasks(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = service_unavailable.list_stopped_tasks(request)
@@ -48,7 +45,6 @@ def stopped_tasks(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def decide(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = service_unavailable.decide(request, event["evidence"], load_settings())
@@ -57,7 +53,6 @@ def decide(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def recover(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = service_unavailable.recover(request, event["plan"], event["executionArn"], load_settings())
@@ -66,7 +61,6 @@ def recover(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def check_recovery(event: dict, context: LambdaContext) -> dict:
     request = ServiceRequest.model_validate(event["request"])
     result = service_unavailable.check_recovery(

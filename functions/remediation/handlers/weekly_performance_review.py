@@ -7,12 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediation.domain.requests import WeeklyReviewRequest, normalize_weekly_review
 from remediation.invocation import region_and_account
 from remediation.logic import weekly_performance_review
-from remediation.observability import logger, tracer
+from remediation.observability import logger
 from remediation.settings import load_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def normalize(event: dict, context: LambdaContext) -> dict:
     """First state: the weekly schedule's event or console input, validated; raises InvalidInput."""
     request = normalize_weekly_review(event["input"], load_settings(), event["executionName"])
@@ -21,7 +20,6 @@ def normalize(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def collect_metrics(event: dict, context: LambdaContext) -> dict:
     request = WeeklyReviewRequest.model_validate(event["request"])
     result = weekly_performance_review.collect(request, load_settings())
@@ -30,13 +28,11 @@ def collect_metrics(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def describe_scaling(event: dict, context: LambdaContext) -> dict:
     return weekly_performance_review.describe_scaling(event["agents"], load_settings())
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def analyze(event: dict, context: LambdaContext) -> dict:
     request = WeeklyReviewRequest.model_validate(event["request"])
     result = weekly_performance_review.analyze(request, event["observed"], load_settings())
@@ -45,7 +41,6 @@ def analyze(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def publish_report(event: dict, context: LambdaContext) -> dict:
     request = WeeklyReviewRequest.model_validate(event["request"])
     region, _ = region_and_account(context)
