@@ -856,9 +856,10 @@ class RemediationStack(Stack):
         stopped = step(
             "ListStoppedTasks", "service_unavailable.stopped_tasks", "service-unavailable: stopped tasks and why"
         )
-        decide = step("DecideRemedy", "service_unavailable.decide", "service-unavailable: roll back or restart")
         recover = step(
-            "RecoverService", "service_unavailable.recover", "service-unavailable: roll back or restart (guarded)"
+            "RecoverService",
+            "service_unavailable.recover",
+            "service-unavailable: decide, then roll back or restart (guarded)",
         )
         check = step("CheckRecovery", "service_unavailable.check_recovery", "service-unavailable: available again?")
         alarm_arns = self.agent_arns(self.unavailable_alarm_name, service="cloudwatch")
@@ -901,7 +902,6 @@ class RemediationStack(Stack):
                 "InspectServiceFunctionArn": inspect,
                 "StoppedTasksFunctionArn": stopped,
                 "SearchLogsFunctionArn": steps["SearchLogs"],
-                "DecideFunctionArn": decide,
                 "RecoverFunctionArn": recover,
                 "CheckRecoveryFunctionArn": check,
                 "RecordDecisionFunctionArn": steps["RecordDecision"],

@@ -21,6 +21,12 @@ def _revision(state: dict) -> str:
     return str(state.get("task_definition", "")).rsplit("/", 1)[-1]
 
 
+def _remedy(o: Outcome) -> str | None:
+    """The remedy the RollBackOrRestart step decided (the execution's output keeps it under `remedy.plan`)."""
+    output = o.executions[0].output if o.executions else None
+    return ((output or {}).get("remedy") or {}).get("plan", {}).get("action") if isinstance(output, dict) else None
+
+
 def _supervisor_crashes(h: Harness) -> None:
     """Both supervisor tasks die (out of memory) and stay down; its unavailable alarm fires."""
     h.world.crash_tasks("supervisor", running=0)
@@ -53,7 +59,7 @@ def _expect_restarted(o: Outcome) -> list[tuple[str, bool]]:
             and o.write_calls == 1
             and call.get("parameters", {}).get("forceNewDeployment") is True
             and "taskDefinition" not in call.get("parameters", {})
-            and "RollBackToPreviousRevision" not in states
+            and _remedy(o) == "restart"
             and not o.actions,
         ),
         ("waited, then checked the recovery", "WaitForRecovery" in states and "CheckRecovery" in states),
@@ -70,13 +76,12 @@ def _expect_restarted(o: Outcome) -> list[tuple[str, bool]]:
 
 
 def _expect_rolled_back(o: Outcome) -> list[tuple[str, bool]]:
-    states = o.executions[0].state_transitions if o.executions else []
     record = o.audit_records[0] if o.audit_records else {}
     call, before, after = _plain(record, "call"), _plain(record, "before"), _plain(record, "after")
     message = o.notifications[0]["message"] if o.notifications else ""
     return [
         ("execution succeeded", o.statuses == ["SUCCEEDED"]),
-        ("the rule chose the rollback", "RollBackToPreviousRevision" in states and "ForceNewDeployment" not in states),
+        ("the rule chose the rollback, decided and applied in one step", _remedy(o) == "rollback"),
         (
             f"exactly one ecs.UpdateService, taskDefinition={SUPERVISOR_FAMILY}:2, no forced deployment of the bad "
             "revision, desired count unchanged",

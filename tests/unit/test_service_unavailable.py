@@ -12,7 +12,7 @@ import pytest
 from remediation.adapters import ecs
 from remediation.adapters.aws import client
 from remediation.domain import summaries
-from remediation.domain.requests import normalize_service_unavailable
+from remediation.domain.requests import ServiceRequest, normalize_service_unavailable
 from remediation.domain.rollback import Revision
 from remediation.domain.summaries import RunContext
 from remediation.domain.unavailability import (
@@ -25,6 +25,8 @@ from remediation.domain.unavailability import (
 )
 from remediation.errors import InvalidInput
 from remediation.handlers import service_unavailable as handlers
+from remediation.logic import service_unavailable
+from remediation.settings import load_settings
 from tests.unit.conftest import ACCOUNT_ID, CLUSTER, REGION, SERVICES, boto
 
 SUPERVISOR = SERVICES["supervisor"]
@@ -406,14 +408,34 @@ def _stopped_task(ran_seconds: int) -> dict:
     }
 
 
-def test_given_the_newest_revisions_tasks_failing_at_start_when_deciding_then_roll_back_and_page_l2_if_it_fails(
-    aws, lambda_context
+def test_given_the_newest_revisions_tasks_failing_at_start_when_recovering_then_decided_and_rolled_back_in_one_step(
+    aws, lambda_context, update_service_calls
 ):
-    plan = handlers.decide(
-        {"request": _console_request(lambda_context), "evidence": _evidence([_stopped_task(4)])}, lambda_context
+    _supervisor_on_revision(aws, 3)
+    evidence = _evidence([_stopped_task(4)])
+
+    remedy = handlers.recover(
+        {"request": _console_request(lambda_context), "evidence": evidence, "executionArn": RUN_ARN}, lambda_context
     )
 
+    plan = remedy["plan"]
     assert (plan["action"], plan["source"], plan["target"]) == ("rollback", f"{FAMILY}:3", f"{FAMILY}:2")
+    assert (remedy["action"]["outcome"], remedy["recovering"]) == ("rolled-back", True)
+    assert update_service_calls == [{"cluster": CLUSTER, "service": SUPERVISOR, "taskDefinition": f"{FAMILY}:2"}]
+
+
+def test_given_the_service_running_again_when_recovering_then_no_remedy_and_no_write(
+    aws, lambda_context, update_service_calls
+):
+    _supervisor_on_revision(aws, 3)
+    evidence = _evidence([], rollout="COMPLETED", running=2)
+
+    remedy = handlers.recover(
+        {"request": _console_request(lambda_context), "evidence": evidence, "executionArn": RUN_ARN}, lambda_context
+    )
+
+    assert (remedy["plan"]["action"], remedy["action"], remedy["recovering"]) == ("none", None, False)
+    assert update_service_calls == []
 
 
 def test_given_the_escalation_matrix_when_normalized_then_the_run_carries_the_level_severity_high_pages(
@@ -424,6 +446,11 @@ def test_given_the_escalation_matrix_when_normalized_then_the_run_carries_the_le
     assert handlers.normalize(event, lambda_context)["severity"] == {"severity": "High", "level": "L2"}
 
 
+def _recover(request: dict, plan: dict) -> dict:
+    """The act half of the RollBackOrRestart step, given the plan (the rule's half is tested above)."""
+    return service_unavailable.recover(ServiceRequest.model_validate(request), plan, RUN_ARN, load_settings())
+
+
 def test_given_a_rollback_plan_when_recovering_then_one_update_service_deploys_the_previous_revision_and_cooldown(
     aws, lambda_context, update_service_calls
 ):
@@ -431,8 +458,8 @@ def test_given_a_rollback_plan_when_recovering_then_one_update_service_deploys_t
     request = _console_request(lambda_context)
     plan = {"action": "rollback", "source": f"{FAMILY}:3", "target": f"{FAMILY}:2"}
 
-    action = handlers.recover({"request": request, "plan": plan, "executionArn": RUN_ARN}, lambda_context)
-    again = handlers.recover({"request": request, "plan": plan, "executionArn": RUN_ARN}, lambda_context)  # a retry
+    action = _recover(request, plan)
+    again = _recover(request, plan)  # a retry
 
     assert (action["outcome"], action["recovering"], again["outcome"]) == ("rolled-back", True, "rolled-back")
     assert update_service_calls == [{"cluster": CLUSTER, "service": SUPERVISOR, "taskDefinition": f"{FAMILY}:2"}]
@@ -445,10 +472,7 @@ def test_given_a_restart_plan_when_recovering_then_one_forced_deployment_of_the_
     _supervisor_on_revision(aws, 3)
     request = _console_request(lambda_context)
 
-    action = handlers.recover(
-        {"request": request, "plan": {"action": "restart", "source": f"{FAMILY}:3"}, "executionArn": RUN_ARN},
-        lambda_context,
-    )
+    action = _recover(request, {"action": "restart", "source": f"{FAMILY}:3"})
 
     assert (action["outcome"], action["remedy"], action["recovering"]) == ("restarted", "restart", True)
     assert update_service_calls == [{"cluster": CLUSTER, "service": SUPERVISOR, "forceNewDeployment": True}]
@@ -461,7 +485,7 @@ def test_given_dry_run_when_recovering_then_the_exact_call_is_recorded_and_none_
     request = _console_request(lambda_context, dryRun=True)
     plan = {"action": "rollback", "source": f"{FAMILY}:3", "target": f"{FAMILY}:2"}
 
-    action = handlers.recover({"request": request, "plan": plan, "executionArn": RUN_ARN}, lambda_context)
+    action = _recover(request, plan)
 
     assert (action["outcome"], action["recovering"]) == ("dry-run", False)
     assert action["call"] == {
@@ -479,10 +503,7 @@ def test_given_the_unavailable_alarm_resolved_before_the_write_when_recovering_t
     event = {"input": _unavailable_alarm_event(), "executionName": "run-1"}
     request = handlers.normalize(event, lambda_context)["request"]
 
-    action = handlers.recover(
-        {"request": request, "plan": {"action": "restart", "source": f"{FAMILY}:3"}, "executionArn": RUN_ARN},
-        lambda_context,
-    )
+    action = _recover(request, {"action": "restart", "source": f"{FAMILY}:3"})
 
     assert (action["outcome"], action["authorization"]["reason"]) == ("refused", "alarm-resolved")
     assert update_service_calls == []
@@ -533,10 +554,12 @@ def _run(plan: dict, action: dict | None = None, rollout: dict | None = None) ->
         "guard": {"proceed": True, "lease": {"resource": f"{CLUSTER}/{SUPERVISOR}"}},
         "evidence": _evidence([_stopped_task(4)]),
         "severity": {"severity": "High", "level": "L2"},
-        "plan": {"source": f"{FAMILY}:3", "target": None} | plan,
+        "remedy": {
+            "plan": {"source": f"{FAMILY}:3", "target": None} | plan,
+            "action": action,
+            "recovering": action is not None and action["outcome"] in ("rolled-back", "restarted"),
+        },
     }
-    if action is not None:
-        state["action"] = action
     if rollout is not None:
         state["rollout"] = rollout
     return state

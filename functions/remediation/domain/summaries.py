@@ -1136,7 +1136,8 @@ def service_unavailable(state: dict, context: RunContext) -> Decision:
     request, guard = state["request"], state.get("guard", {})
     severity = state.get("severity") or {"severity": "High", "level": "L2"}
     high = severity["level"]
-    plan, action, evidence = state.get("plan"), state.get("action"), state.get("evidence")
+    remedy, evidence = state.get("remedy") or {}, state.get("evidence")
+    plan, action = remedy.get("plan"), remedy.get("action")
     agent, service, cluster = request["agent"], request["service_name"], request["cluster_name"]
     prefix = f"[ACSO {context.environment}] service-unavailable {agent}"
     lines = [f"Why it ran: {_trigger_line(request)}"]

@@ -45,18 +45,20 @@ def stopped_tasks(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context
-def decide(event: dict, context: LambdaContext) -> dict:
-    request = ServiceRequest.model_validate(event["request"])
-    result = service_unavailable.decide(request, event["evidence"], load_settings())
-    logger.info("Remedy", extra={"action": result["action"], "why": result["why"]})
-    return result
-
-
-@logger.inject_lambda_context
 def recover(event: dict, context: LambdaContext) -> dict:
+    """The remedy the evidence calls for and, for a rollback or a restart, the guarded write."""
     request = ServiceRequest.model_validate(event["request"])
-    result = service_unavailable.recover(request, event["plan"], event["executionArn"], load_settings())
-    logger.info("Recovery", extra={"remedy": result["remedy"], "outcome": result["outcome"], "call": result["call"]})
+    result = service_unavailable.decide_and_recover(request, event["evidence"], event["executionArn"], load_settings())
+    plan, action = result["plan"], result["action"] or {}
+    logger.info(
+        "Remedy",
+        extra={
+            "action": plan["action"],
+            "why": plan["why"],
+            "outcome": action.get("outcome"),
+            "call": action.get("call"),
+        },
+    )
     return result
 
 

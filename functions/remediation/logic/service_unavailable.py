@@ -85,7 +85,18 @@ def decide(request: ServiceRequest, evidence: dict, settings: Settings) -> dict:
     return remedy.to_dict()
 
 
-# -- act (through the guard's last check) -----------------------------------------------------------------------
+# -- decide and act, in one step (one Lambda hop less between the alarm and the fix) ---------------------------
+REMEDIES = ("rollback", "restart")
+
+
+def decide_and_recover(request: ServiceRequest, evidence: dict, execution_arn: str, settings: Settings) -> dict:
+    """{"plan": the rule's decision, "action": what `recover` did (None when the decision is not a rollback or a
+    restart), "recovering": whether a rollout is under way and worth watching}."""
+    plan = decide(request, evidence, settings)
+    action = recover(request, plan, execution_arn, settings) if plan["action"] in REMEDIES else None
+    return {"plan": plan, "action": action, "recovering": bool(action and action["recovering"])}
+
+
 def recover(request: ServiceRequest, plan: dict, execution_arn: str, settings: Settings) -> dict:
     """The decided remedy: `taskDefinition = <previous revision>` (the rollback runbook's deploy, allowed to replace
     the failing deployment) or `forceNewDeployment` (restart-agent's restart); a real one starts this runbook's
