@@ -10,7 +10,7 @@ import pytest
 
 from remediation import clock
 from remediation.domain import access_review as rules
-from remediation.domain.requests import AccessReviewRequest, normalize_access_review
+from remediation.domain.requests.scheduled_reviews import AccessReviewRequest, normalize_access_review
 from remediation.domain.summaries import RunContext, access_review
 from remediation.errors import InvalidInput
 from remediation.logic import access_review as logic

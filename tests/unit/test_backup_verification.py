@@ -22,7 +22,7 @@ from remediation.domain.backup_verification import (
     evaluate_objects,
     job_window,
 )
-from remediation.domain.requests import BackupVerificationRequest, normalize_backup_verification
+from remediation.domain.requests.continuity import BackupVerificationRequest, normalize_backup_verification
 from remediation.errors import InvalidInput
 from remediation.handlers import backup_verification as steps
 from remediation.handlers import record

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from remediation.domain.cache_review import CacheFigures, CacheThresholds, recommend
-from remediation.domain.requests import ReviewRequest, normalize_review
+from remediation.domain.requests.scheduled_reviews import ReviewRequest, normalize_review
 from remediation.domain.summaries import RunContext, cache_review
 from remediation.errors import AwsCallFailed, InvalidInput
 from remediation.logic import cache_review as logic

@@ -11,7 +11,7 @@ import pytest
 
 from remediation.adapters.aws import regional_client
 from remediation.domain import outage
-from remediation.domain.requests import OutageRequest, normalize_outage
+from remediation.domain.requests.incidents import OutageRequest, normalize_outage
 from remediation.domain.summaries import RunContext, complete_outage, rejected_or_failed
 from remediation.errors import AwsCallFailed, InvalidInput
 from remediation.handlers import complete_outage as steps

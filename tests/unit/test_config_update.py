@@ -14,7 +14,7 @@ from moto.logs.utils import EventMessageFilter
 
 from remediation.adapters.aws import client
 from remediation.domain import summaries
-from remediation.domain.requests import normalize_config_update
+from remediation.domain.requests.agent_operations import normalize_config_update
 from remediation.errors import InvalidInput, ParameterNotFound
 from remediation.handlers import config_update
 from simulator.emulator import log_filter_matches

@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 from remediation.adapters import ecs, evidence, state_store
 from remediation.domain import data_breach as rules
 from remediation.domain import summaries
-from remediation.domain.requests import DataBreachRequest, ServiceRequest, normalize_data_breach
+from remediation.domain.requests.common import ServiceRequest
+from remediation.domain.requests.incidents import DataBreachRequest, normalize_data_breach
 from remediation.domain.summaries import RunContext
 from remediation.errors import InvalidInput
 from remediation.logic import data_breach, guard

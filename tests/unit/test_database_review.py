@@ -19,7 +19,7 @@ from remediation.domain.database_review import (
     parse_slow_query,
     top_queries,
 )
-from remediation.domain.requests import ReviewRequest, normalize_review
+from remediation.domain.requests.scheduled_reviews import ReviewRequest, normalize_review
 from remediation.domain.summaries import RunContext, database_review
 from remediation.errors import AwsCallFailed, InvalidInput
 from remediation.logic import database_review as logic

@@ -13,7 +13,7 @@ import pytest
 
 from remediation.domain import dr_test
 from remediation.domain.dr_test import ObjectFacts, Objectives, compare, figure
-from remediation.domain.requests import DrTestRequest, normalize_dr_test
+from remediation.domain.requests.continuity import DrTestRequest, normalize_dr_test
 from remediation.errors import InvalidInput
 from remediation.handlers import dr_test as steps
 from remediation.handlers import record

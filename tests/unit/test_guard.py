@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from remediation.adapters import state_store
-from remediation.domain.requests import ServiceRequest
+from remediation.domain.requests.common import ServiceRequest
 from remediation.errors import AwsThrottled
 from remediation.logic import guard
 from remediation.settings import load_settings

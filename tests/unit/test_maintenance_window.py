@@ -13,7 +13,7 @@ import pytest
 
 from remediation.adapters import backups, state_store
 from remediation.domain import maintenance_window as rules
-from remediation.domain.requests import MaintenanceWindowRequest, normalize_maintenance_window
+from remediation.domain.requests.continuity import MaintenanceWindowRequest, normalize_maintenance_window
 from remediation.errors import InvalidInput, LeaseLost
 from remediation.logic import abandoned, maintenance_hold
 from remediation.logic import maintenance_window as logic

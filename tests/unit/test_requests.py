@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from remediation.domain.requests import normalize_health_check, normalize_service_alarm
+from remediation.domain.requests.incidents import normalize_service_alarm
+from remediation.domain.requests.scheduled_reviews import normalize_health_check
 from remediation.errors import InvalidInput
 from remediation.handlers import high_cpu as high_cpu_handlers
 from tests.unit.conftest import ACCOUNT_ID, AGENTS, CLUSTER, REGION, alarm_state_change

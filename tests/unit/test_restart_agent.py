@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from remediation.adapters import ecs, state_store
-from remediation.domain.requests import ServiceRequest
+from remediation.domain.requests.common import ServiceRequest
 from remediation.logic import restart_agent
 from remediation.settings import load_settings
 from tests.unit.conftest import CLUSTER, execution_arn

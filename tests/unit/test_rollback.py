@@ -10,7 +10,7 @@ import pytest
 from remediation.adapters.aws import client
 from remediation.adapters.ecs import ServiceState
 from remediation.domain import summaries
-from remediation.domain.requests import RollbackRequest, normalize_rollback
+from remediation.domain.requests.agent_operations import RollbackRequest, normalize_rollback
 from remediation.domain.rollback import (
     Revision,
     check_rollback_target,

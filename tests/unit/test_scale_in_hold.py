@@ -7,7 +7,7 @@ import pytest
 
 from remediation.adapters import state_store
 from remediation.clock import utc_now
-from remediation.domain.requests import AutoScalingRange, ScaleRequest, normalize_scale
+from remediation.domain.requests.agent_operations import AutoScalingRange, ScaleRequest, normalize_scale
 from remediation.errors import InvalidInput, WriteRefused
 from remediation.logic import guard, scale_agent, scale_in_hold
 from remediation.settings import load_settings

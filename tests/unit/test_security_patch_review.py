@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from remediation.domain import security_patch_review as rules
-from remediation.domain.requests import normalize_security_patch_review
+from remediation.domain.requests.scheduled_reviews import normalize_security_patch_review
 from remediation.domain.summaries import RunContext, security_patch_review
 from remediation.errors import InvalidInput
 from remediation.logic import record

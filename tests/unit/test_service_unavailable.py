@@ -12,7 +12,8 @@ import pytest
 from remediation.adapters import ecs
 from remediation.adapters.aws import client
 from remediation.domain import summaries
-from remediation.domain.requests import ServiceRequest, normalize_service_unavailable
+from remediation.domain.requests.common import ServiceRequest
+from remediation.domain.requests.incidents import normalize_service_unavailable
 from remediation.domain.rollback import Revision
 from remediation.domain.summaries import RunContext
 from remediation.domain.unavailability import (

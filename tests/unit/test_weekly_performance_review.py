@@ -15,7 +15,7 @@ import pytest
 from remediation import clock
 from remediation.domain import performance, performance_report, summaries
 from remediation.domain.performance import Limits, ServiceInput
-from remediation.domain.requests import normalize_weekly_review
+from remediation.domain.requests.scheduled_reviews import normalize_weekly_review
 from remediation.domain.summaries import RunContext
 from remediation.errors import InvalidInput
 from remediation.handlers import weekly_performance_review as handlers

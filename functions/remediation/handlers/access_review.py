@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.clock import utc_now
-from remediation.domain.requests import AccessReviewRequest, normalize_access_review
+from remediation.domain.requests.scheduled_reviews import AccessReviewRequest, normalize_access_review
 from remediation.logic import access_review
 from remediation.observability import logger
 from remediation.settings import load_settings

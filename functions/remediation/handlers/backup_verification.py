@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.clock import utc_now
-from remediation.domain.requests import BackupVerificationRequest, normalize_backup_verification
+from remediation.domain.requests.continuity import BackupVerificationRequest, normalize_backup_verification
 from remediation.logic import backup_verification
 from remediation.observability import logger
 from remediation.settings import load_settings

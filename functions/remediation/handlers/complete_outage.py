@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import OutageRequest, normalize_outage
+from remediation.domain.requests.incidents import OutageRequest, normalize_outage
 from remediation.invocation import region_and_account
 from remediation.logic import complete_outage
 from remediation.observability import logger, metrics

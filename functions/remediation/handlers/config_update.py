@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import ConfigUpdateRequest, normalize_config_update
+from remediation.domain.requests.agent_operations import ConfigUpdateRequest, normalize_config_update
 from remediation.logic import config_update
 from remediation.observability import logger
 from remediation.settings import load_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import normalize_health_check
+from remediation.domain.requests.scheduled_reviews import normalize_health_check
 from remediation.logic import health_check
 from remediation.observability import logger
 from remediation.settings import load_settings

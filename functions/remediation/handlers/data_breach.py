@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import DataBreachRequest, normalize_data_breach
+from remediation.domain.requests.incidents import DataBreachRequest, normalize_data_breach
 from remediation.invocation import region_and_account
 from remediation.logic import data_breach
 from remediation.observability import logger, metrics

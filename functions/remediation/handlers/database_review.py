@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.clock import utc_now
-from remediation.domain.requests import ReviewRequest, normalize_review
+from remediation.domain.requests.scheduled_reviews import ReviewRequest, normalize_review
 from remediation.invocation import region_and_account
 from remediation.logic import database_review
 from remediation.observability import logger

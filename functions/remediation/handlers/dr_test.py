@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.clock import utc_now
-from remediation.domain.requests import DrTestRequest, normalize_dr_test
+from remediation.domain.requests.continuity import DrTestRequest, normalize_dr_test
 from remediation.logic import dr_test
 from remediation.observability import logger, metrics
 from remediation.settings import load_settings

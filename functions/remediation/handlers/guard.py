@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import ServiceRequest
+from remediation.domain.requests.common import ServiceRequest
 from remediation.logic import guard
 from remediation.observability import logger, metrics
 from remediation.settings import load_settings

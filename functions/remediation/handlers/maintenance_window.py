@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.clock import utc_now
-from remediation.domain.requests import MaintenanceWindowRequest, normalize_maintenance_window
+from remediation.domain.requests.continuity import MaintenanceWindowRequest, normalize_maintenance_window
 from remediation.logic import maintenance_window
 from remediation.observability import logger, metrics
 from remediation.settings import load_settings

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import ServiceRequest, normalize_restart
+from remediation.domain.requests.agent_operations import normalize_restart
+from remediation.domain.requests.common import ServiceRequest
 from remediation.logic import restart_agent
 from remediation.observability import logger
 from remediation.settings import load_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import RollbackRequest
+from remediation.domain.requests.agent_operations import RollbackRequest
 from remediation.invocation import region_and_account
 from remediation.logic import rollback
 from remediation.observability import logger

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import ScaleRequest, normalize_scale
+from remediation.domain.requests.agent_operations import ScaleRequest, normalize_scale
 from remediation.logic import scale_agent
 from remediation.observability import logger
 from remediation.settings import load_settings

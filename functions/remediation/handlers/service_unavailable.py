@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import ServiceRequest, normalize_service_unavailable
+from remediation.domain.requests.common import ServiceRequest
+from remediation.domain.requests.incidents import normalize_service_unavailable
 from remediation.invocation import region_and_account
 from remediation.logic import service_unavailable
 from remediation.observability import logger

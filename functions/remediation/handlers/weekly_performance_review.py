@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediation.domain.requests import WeeklyReviewRequest, normalize_weekly_review
+from remediation.domain.requests.scheduled_reviews import WeeklyReviewRequest, normalize_weekly_review
 from remediation.invocation import region_and_account
 from remediation.logic import weekly_performance_review
 from remediation.observability import logger

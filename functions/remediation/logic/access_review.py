@@ -10,7 +10,7 @@ from datetime import datetime
 from remediation.adapters import iam, reports
 from remediation.domain import access_review as rules
 from remediation.domain import links
-from remediation.domain.requests import AccessReviewRequest
+from remediation.domain.requests.scheduled_reviews import AccessReviewRequest
 from remediation.settings import Settings
 
 RUNBOOK = "access-review"

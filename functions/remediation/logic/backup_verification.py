@@ -15,7 +15,7 @@ from remediation.domain.backup_verification import (
     evaluate_objects,
     job_window,
 )
-from remediation.domain.requests import BackupVerificationRequest
+from remediation.domain.requests.continuity import BackupVerificationRequest
 from remediation.settings import Settings
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from remediation.adapters import elasticache, metrics, reports
 from remediation.adapters.metrics import MetricQuery
 from remediation.domain.cache_review import CacheFigures, CacheThresholds, recommend
-from remediation.domain.requests import ReviewRequest
+from remediation.domain.requests.scheduled_reviews import ReviewRequest
 from remediation.settings import Settings
 
 REPORT_PREFIX = "cache-review/"

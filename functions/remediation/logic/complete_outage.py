@@ -18,7 +18,7 @@ from datetime import datetime
 from remediation.adapters import ecs, notifier, routing, state_store
 from remediation.clock import utc_now
 from remediation.domain import links, outage
-from remediation.domain.requests import OutageRequest
+from remediation.domain.requests.incidents import OutageRequest
 from remediation.errors import AwsAccessDenied, AwsCallFailed, RunbookError
 from remediation.logic.guard import automation_paused
 from remediation.settings import Settings

@@ -15,7 +15,7 @@ from typing import Any
 
 from remediation.adapters import ecs, logs, ssm, state_store
 from remediation.clock import utc_now
-from remediation.domain.requests import ConfigUpdateRequest, config_value
+from remediation.domain.requests.agent_operations import ConfigUpdateRequest, config_value
 from remediation.logic.guard import authorize_write, lease_resource
 from remediation.logic.restart_agent import ROLLOUT_CHECKS, ROLLOUT_POLL_SECONDS
 from remediation.settings import Settings

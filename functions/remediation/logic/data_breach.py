@@ -9,7 +9,7 @@ from datetime import timedelta
 from remediation.adapters import ecs, evidence, logs, notifier, state_store
 from remediation.clock import utc_now
 from remediation.domain import data_breach as rules
-from remediation.domain.requests import DataBreachRequest
+from remediation.domain.requests.incidents import DataBreachRequest
 from remediation.logic.guard import authorize_write, lease_resource
 from remediation.settings import Settings
 

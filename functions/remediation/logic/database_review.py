@@ -22,7 +22,7 @@ from remediation.domain.database_review import (
     recommend,
     top_queries,
 )
-from remediation.domain.requests import ReviewRequest
+from remediation.domain.requests.scheduled_reviews import ReviewRequest
 from remediation.settings import Settings
 
 REPORT_PREFIX = "database-review/"

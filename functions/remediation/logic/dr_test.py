@@ -23,7 +23,7 @@ from remediation.adapters import backups, reports, state_store
 from remediation.clock import utc_now
 from remediation.domain import dr_test
 from remediation.domain.dr_test import LISTED_PROBLEMS, MAX_COPY_BYTES, Objectives, figure
-from remediation.domain.requests import DrTestRequest
+from remediation.domain.requests.continuity import DrTestRequest
 from remediation.logic.guard import automation_paused
 from remediation.settings import Settings
 

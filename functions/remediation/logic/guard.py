@@ -24,7 +24,7 @@ from remediation.settings import Settings
 
 if TYPE_CHECKING:  # annotations only: the record step releases leases without the requests' models or ECS
     from remediation.adapters.ecs import ServiceState
-    from remediation.domain.requests import ServiceRequest
+    from remediation.domain.requests.common import ServiceRequest
 
 _CLAIM_TTL_SECONDS = 7 * 24 * 3600  # longer than EventBridge's 24 h retry window
 ISOLATING_RUNBOOKS = frozenset({"data-breach"})

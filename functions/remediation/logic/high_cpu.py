@@ -8,7 +8,7 @@ from remediation.adapters import ecs, metrics, state_store
 from remediation.adapters.metrics import MetricQuery
 from remediation.clock import utc_now
 from remediation.domain.fargate import next_size
-from remediation.domain.requests import ServiceRequest
+from remediation.domain.requests.common import ServiceRequest
 from remediation.domain.scaling import plan_scale_out
 from remediation.logic import scale_in_hold
 from remediation.logic.guard import authorize_write, lease_resource

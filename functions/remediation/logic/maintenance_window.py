@@ -23,7 +23,7 @@ from datetime import datetime
 from remediation.adapters import backups, ecs, reports, ssm, state_store
 from remediation.clock import utc_now
 from remediation.domain import maintenance_window as rules
-from remediation.domain.requests import MaintenanceWindowRequest
+from remediation.domain.requests.continuity import MaintenanceWindowRequest
 from remediation.errors import AwsAccessDenied, AwsCallFailed, FlagStoreUnavailable, ParameterNotFound
 from remediation.logic import maintenance_hold
 from remediation.settings import Settings

@@ -12,7 +12,7 @@ from remediation.adapters import ecs, metrics, state_store
 from remediation.adapters.metrics import MetricQuery
 from remediation.clock import utc_now
 from remediation.domain import memory_trend
-from remediation.domain.requests import ServiceRequest
+from remediation.domain.requests.common import ServiceRequest
 from remediation.logic import restart_agent
 from remediation.logic.guard import lease_resource
 from remediation.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from remediation.adapters import ecs, state_store
 from remediation.clock import utc_now
-from remediation.domain.requests import ServiceRequest
+from remediation.domain.requests.common import ServiceRequest
 from remediation.logic.guard import authorize_write, lease_resource
 
 ACTION = "restart"  # the guard's cooldown key (AcquireGuard's action in restart_agent.asl.json)

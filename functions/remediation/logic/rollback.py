@@ -13,7 +13,8 @@ from typing import Any
 
 from remediation.adapters import ecs, state_store
 from remediation.clock import utc_now
-from remediation.domain.requests import ROLLBACK_EXAMPLE, RollbackRequest, ServiceRequest, normalize_rollback
+from remediation.domain.requests.agent_operations import ROLLBACK_EXAMPLE, RollbackRequest, normalize_rollback
+from remediation.domain.requests.common import ServiceRequest
 from remediation.domain.rollback import Revision, check_rollback_target, parse_revision, previous_revision, revision_of
 from remediation.errors import InvalidInput
 from remediation.logic.guard import authorize_write, lease_resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 from remediation.adapters import alarms, autoscaling, ecs, state_store
 from remediation.clock import utc_now
 from remediation.domain import scaling
-from remediation.domain.requests import ScaleRequest
+from remediation.domain.requests.agent_operations import ScaleRequest
 from remediation.errors import WriteRefused
 from remediation.logic import scale_in_hold
 from remediation.logic.guard import authorize_write

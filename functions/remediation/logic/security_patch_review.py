@@ -10,7 +10,7 @@ from remediation.adapters import ecr, ecs, reports
 from remediation.clock import utc_now
 from remediation.domain import links
 from remediation.domain import security_patch_review as rules
-from remediation.domain.requests import PatchReviewRequest
+from remediation.domain.requests.scheduled_reviews import PatchReviewRequest
 from remediation.errors import AwsAccessDenied
 from remediation.settings import Settings
 

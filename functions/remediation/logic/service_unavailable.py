@@ -15,7 +15,7 @@ from typing import Any
 from remediation.adapters import alarms, ecs, state_store
 from remediation.clock import utc_now
 from remediation.domain import unavailability
-from remediation.domain.requests import ServiceRequest
+from remediation.domain.requests.common import ServiceRequest
 from remediation.domain.rollback import parse_revision, revision_of
 from remediation.domain.unavailability import Deployment, ServiceFacts
 from remediation.logic import restart_agent, rollback

@@ -14,7 +14,7 @@ from remediation.adapters import autoscaling, metrics, reports
 from remediation.adapters.metrics import MetricQuery
 from remediation.clock import utc_now
 from remediation.domain import performance, performance_report
-from remediation.domain.requests import WeeklyReviewRequest
+from remediation.domain.requests.scheduled_reviews import WeeklyReviewRequest
 from remediation.settings import Settings
 
 REPORT_PREFIX = "weekly-performance-review"
