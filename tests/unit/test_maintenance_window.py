@@ -13,6 +13,7 @@ import pytest
 
 from remediation.adapters import backups, state_store
 from remediation.domain import maintenance_window as rules
+from remediation.domain.leases import maintenance_lease
 from remediation.domain.requests.continuity import MaintenanceWindowRequest, normalize_maintenance_window
 from remediation.errors import InvalidInput, LeaseLost
 from remediation.logic import abandoned, maintenance_hold
@@ -309,7 +310,7 @@ def test_when_suppressed_then_the_flags_say_until_the_windows_end_and_the_previo
     }
     assert "run-1" in result["written"]["reason"] and "CHG-42" in result["written"]["reason"]
     assert (result["workSeconds"], result["monitorSeconds"]) == (80 * 60, 30 * 60)
-    held = maintenance_hold.held(logic.fleet_resource(load_settings()), RUN, load_settings())
+    held = maintenance_hold.held(maintenance_lease(load_settings()), RUN, load_settings())
     assert json.loads(held["previous"]) == AUTOMATION_ENABLED | {"note": "kept"}
 
 
@@ -337,7 +338,7 @@ def test_given_an_operator_change_between_two_attempts_when_the_step_is_retried_
 
 
 def test_given_the_lease_was_lost_when_suppressing_then_nothing_is_written(aws, virtual_clock, window) -> None:
-    state_store.release_lease(STATE_TABLE, logic.fleet_resource(load_settings()), RUN)
+    state_store.release_lease(STATE_TABLE, maintenance_lease(load_settings()), RUN)
 
     with pytest.raises(LeaseLost):
         logic.suppress(window, RUN, load_settings())
@@ -374,7 +375,7 @@ def test_given_a_failure_mid_window_when_recorded_then_the_flags_return_first_an
     error = {"Error": "Sandbox.Timedout", "Cause": json.dumps({"errorMessage": "Task timed out after 30.00 seconds"})}
     state = {
         "request": window.model_dump(),
-        "guard": {"proceed": True, "lease": {"resource": logic.fleet_resource(load_settings())}},
+        "guard": {"proceed": True, "lease": {"resource": maintenance_lease(load_settings())}},
         "suppression": suppression,
         "error": error,
     }
@@ -403,7 +404,7 @@ def test_given_a_run_stopped_mid_window_when_its_lease_is_released_then_the_flag
 
     result = abandoned.release_abandoned(RUN, "ABORTED", state_machine, load_settings())
 
-    assert result["released"] == [logic.fleet_resource(load_settings())]
+    assert result["released"] == [maintenance_lease(load_settings())]
     assert _flags() == AUTOMATION_ENABLED
 
 
@@ -429,7 +430,7 @@ def test_the_report_and_the_l1_summary_say_what_was_done_and_the_checks_results(
     ]
     state = {
         "request": window.model_dump(),
-        "guard": {"proceed": True, "lease": {"resource": logic.fleet_resource(load_settings())}},
+        "guard": {"proceed": True, "lease": {"resource": maintenance_lease(load_settings())}},
         "checklist": {"ready": True, "checks": []},
         "backup": {
             "outcome": "started",

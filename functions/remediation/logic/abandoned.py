@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from remediation.adapters import state_store
 from remediation.clock import utc_now
-from remediation.logic import maintenance_window
-from remediation.logic.complete_outage import fleet_resource
+from remediation.domain.leases import failover_lease, maintenance_lease
 from remediation.logic.guard import release_resource
 from remediation.settings import Settings
 
 
 def release_abandoned(execution_arn: str, status: str, state_machine_arn: str, settings: Settings) -> dict:
     resources = [f"{settings.cluster_name}/{service}" for service in settings.services.values()]
-    resources.append(fleet_resource(settings))  # complete-outage holds the fleet, not a service
+    resources.append(failover_lease(settings))  # complete-outage holds the fleet, not a service
     # maintenance-window holds its own lease; releasing it puts back the automation flags it suppressed.
-    resources.append(maintenance_window.fleet_resource(settings))
+    resources.append(maintenance_lease(settings))
     released = [
         resource
         for resource in resources

@@ -17,25 +17,21 @@ from datetime import datetime
 
 from remediation.adapters import ecs, notifier, routing, state_store
 from remediation.clock import utc_now
-from remediation.domain import links, outage
+from remediation.domain import leases, links, outage
+from remediation.domain.leases import failover_lease
 from remediation.domain.requests.incidents import OutageRequest
 from remediation.errors import AwsAccessDenied, AwsCallFailed, RunbookError
 from remediation.logic.guard import automation_paused
 from remediation.settings import Settings
 
 RUNBOOK = "complete-outage"
-ACTION = "dr-failover"
+ACTION = leases.FAILOVER
 RUN_LIMIT_SECONDS = 7200
 """The state machine's TimeoutSeconds (state_machines/complete_outage.asl.json): the fleet lease lasts that long."""
 PAGED_LEVELS = ("L3", "L4")
 _CLAIM_TTL_SECONDS = 7 * 24 * 3600  # longer than EventBridge's 24 h retry window
 _PLAN_TTL_SECONDS = 7 * 24 * 3600
 _NOTIFIED_TTL_SECONDS = 7 * 24 * 3600
-
-
-def fleet_resource(settings: Settings) -> str:
-    """The lease every complete-outage run (and anything else that may fail the platform over) must hold."""
-    return f"{settings.cluster_name}/{ACTION}"
 
 
 def incident(request: OutageRequest) -> str:
@@ -53,7 +49,7 @@ def admit(request: OutageRequest, execution_arn: str, settings: Settings) -> dic
     earlier = state_store.claim_event(table, request.idempotency_key, execution_arn, now, _CLAIM_TTL_SECONDS)
     if earlier is not None:
         return _verdict(False, "duplicate-event", f"already handled by {earlier}")
-    resource = fleet_resource(settings)
+    resource = failover_lease(settings)
     holder = state_store.acquire_lease(table, resource, execution_arn, now, RUN_LIMIT_SECONDS)
     if holder is not None:
         return _verdict(False, "locked", f"{resource} is held by {holder}: that run pages and offers the failover")
@@ -329,7 +325,7 @@ def _may_write(execution_arn: str, settings: Settings) -> dict | None:
     flags (kill switch, maintenance, breaker) read fresh. A person's approval stands in for the hourly budget of
     unattended actions, which an outage's own single-service runbooks may have spent."""
     now: datetime = utc_now()
-    resource = fleet_resource(settings)
+    resource = failover_lease(settings)
     holder = state_store.acquire_lease(settings.state_table, resource, execution_arn, now, RUN_LIMIT_SECONDS)
     if holder is not None:
         return {"allowed": False, "reason": "locked", "detail": f"{resource} is held by {holder}"}

@@ -23,6 +23,7 @@ from datetime import datetime
 from remediation.adapters import backups, ecs, reports, ssm, state_store
 from remediation.clock import utc_now
 from remediation.domain import maintenance_window as rules
+from remediation.domain.leases import failover_lease, maintenance_lease
 from remediation.domain.requests.continuity import MaintenanceWindowRequest
 from remediation.errors import AwsAccessDenied, AwsCallFailed, FlagStoreUnavailable, ParameterNotFound
 from remediation.logic import maintenance_hold
@@ -31,11 +32,6 @@ from remediation.settings import Settings
 RUNBOOK = "maintenance-window"
 REPORT_PREFIX = "maintenance-window/"
 _CLAIM_TTL_SECONDS = 7 * 24 * 3600  # longer than EventBridge's 24 h retry window
-
-
-def fleet_resource(settings: Settings) -> str:
-    """The lease a maintenance window holds for its whole run (and on which it notes the flags it replaced)."""
-    return f"{settings.cluster_name}/{RUNBOOK}"
 
 
 def run_name(execution_arn: str) -> str:
@@ -51,7 +47,7 @@ def admit(request: MaintenanceWindowRequest, execution_arn: str, settings: Setti
     earlier = state_store.claim_event(table, request.idempotency_key, execution_arn, now, _CLAIM_TTL_SECONDS)
     if earlier is not None:
         return _verdict(False, "duplicate-event", f"already handled by {earlier}")
-    resource = fleet_resource(settings)
+    resource = maintenance_lease(settings)
     holder = state_store.acquire_lease(table, resource, execution_arn, now, rules.RUN_LIMIT_SECONDS)
     if holder is not None:
         return _verdict(False, "locked", f"{resource} is held by {holder}: a maintenance window is in progress")
@@ -75,10 +71,8 @@ def pre_checklist(request: MaintenanceWindowRequest, settings: Settings) -> dict
     services = {
         agent: (found[name].to_dict() if found[name] is not None else None) for agent, name in settings.services.items()
     }
-    from remediation.logic.complete_outage import fleet_resource as failover_resource  # noqa: PLC0415 - this step's
-
     resources = [f"{request.cluster_name}/{name}" for name in settings.services.values()]
-    resources.append(failover_resource(settings))
+    resources.append(failover_lease(settings))
     leases = {resource: state_store.live_lease_holder(settings.state_table, resource, now) for resource in resources}
     flags, problem = _read_flags(settings.guard.flags_parameter)
     checks = rules.checklist(services, leases, flags, problem, now)
@@ -148,7 +142,7 @@ def suppress(request: MaintenanceWindowRequest, execution_arn: str, settings: Se
     """Write `suppressedUntil` (the window's end) and the reason into the automation flags, every other key kept;
     the previous value is noted on the run's lease first. Returns what the parameter holds now and how long the
     state machine waits."""
-    parameter, resource, now = settings.guard.flags_parameter, fleet_resource(settings), utc_now()
+    parameter, resource, now = settings.guard.flags_parameter, maintenance_lease(settings), utc_now()
     note = maintenance_hold.held(resource, execution_arn, settings)  # a retried step keeps its first window
     current = ssm.get_parameter(parameter)
     if note is None:
@@ -192,7 +186,7 @@ def switch_back(request: MaintenanceWindowRequest, execution_arn: str, settings:
     """Put the previous flags back, only while they still hold this run's suppression."""
     if request.dry_run:
         return {"outcome": "dry-run", "at": utc_now().isoformat()}
-    note = maintenance_hold.held(fleet_resource(settings), execution_arn, settings)
+    note = maintenance_hold.held(maintenance_lease(settings), execution_arn, settings)
     if note is None:
         return {"outcome": "nothing-to-restore", "at": utc_now().isoformat()}
     return maintenance_hold.restore(note) | {"at": utc_now().isoformat()}
@@ -202,7 +196,7 @@ def restore_after_failure(state: dict, execution_arn: str, settings: Settings) -
     """The failure path: whatever failed, the flags this run suppressed go back before the failure is recorded."""
     if not (state.get("guard") or {}).get("lease"):
         return {"outcome": "nothing-to-restore", "why": "this run never held the maintenance lease"}
-    note = maintenance_hold.held(fleet_resource(settings), execution_arn, settings)
+    note = maintenance_hold.held(maintenance_lease(settings), execution_arn, settings)
     if note is None:
         return {"outcome": "nothing-to-restore", "why": "this run had not suppressed auto-remediation"}
     try:
