@@ -22,9 +22,9 @@ def _revision(state: dict) -> str:
 
 
 def _remedy(o: Outcome) -> str | None:
-    """The remedy the RollBackOrRestart step decided (the execution's output keeps it under `remedy.plan`)."""
+    """The remedy the RollBackOrRestart step decided (the execution's output keeps it under `action.plan`)."""
     output = o.executions[0].output if o.executions else None
-    return ((output or {}).get("remedy") or {}).get("plan", {}).get("action") if isinstance(output, dict) else None
+    return ((output or {}).get("action") or {}).get("plan", {}).get("action") if isinstance(output, dict) else None
 
 
 def _supervisor_crashes(h: Harness) -> None:

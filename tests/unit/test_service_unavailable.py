@@ -421,7 +421,7 @@ def test_given_the_newest_revisions_tasks_failing_at_start_when_recovering_then_
 
     plan = remedy["plan"]
     assert (plan["action"], plan["source"], plan["target"]) == ("rollback", f"{FAMILY}:3", f"{FAMILY}:2")
-    assert (remedy["action"]["outcome"], remedy["recovering"]) == ("rolled-back", True)
+    assert (remedy["outcome"], remedy["remedy"], remedy["recovering"]) == ("rolled-back", "rollback", True)
     assert update_service_calls == [{"cluster": CLUSTER, "service": SUPERVISOR, "taskDefinition": f"{FAMILY}:2"}]
 
 
@@ -435,7 +435,8 @@ def test_given_the_service_running_again_when_recovering_then_no_remedy_and_no_w
         {"request": _console_request(lambda_context), "evidence": evidence, "executionArn": RUN_ARN}, lambda_context
     )
 
-    assert (remedy["plan"]["action"], remedy["action"], remedy["recovering"]) == ("none", None, False)
+    assert (remedy["plan"]["action"], remedy["remedy"], remedy["recovering"]) == ("none", None, False)
+    assert "call" not in remedy
     assert update_service_calls == []
 
 
@@ -555,12 +556,10 @@ def _run(plan: dict, action: dict | None = None, rollout: dict | None = None) ->
         "guard": {"proceed": True, "lease": {"resource": f"{CLUSTER}/{SUPERVISOR}"}},
         "evidence": _evidence([_stopped_task(4)]),
         "severity": {"severity": "High", "level": "L2"},
-        "remedy": {
-            "plan": {"source": f"{FAMILY}:3", "target": None} | plan,
-            "action": action,
-            "recovering": action is not None and action["outcome"] in ("rolled-back", "restarted"),
-        },
     }
+    plan = {"source": f"{FAMILY}:3", "target": None} | plan
+    # the RollBackOrRestart step's result: what it did with the plan, or the plan alone when it is no remedy
+    state["action"] = (action | {"plan": plan}) if action is not None else {"plan": plan, "remedy": None}
     if rollout is not None:
         state["rollout"] = rollout
     return state

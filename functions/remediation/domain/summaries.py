@@ -1136,8 +1136,8 @@ def service_unavailable(state: dict, context: RunContext) -> Decision:
     request, guard = state["request"], state.get("guard", {})
     severity = state.get("severity") or {"severity": "High", "level": "L2"}
     high = severity["level"]
-    remedy, evidence = state.get("remedy") or {}, state.get("evidence")
-    plan, action = remedy.get("plan"), remedy.get("action")
+    action, evidence = state.get("action"), state.get("evidence")
+    plan = (action or {}).get("plan")  # the rule's decision, made by the step that acts on it
     agent, service, cluster = request["agent"], request["service_name"], request["cluster_name"]
     prefix = f"[ACSO {context.environment}] service-unavailable {agent}"
     lines = [f"Why it ran: {_trigger_line(request)}"]
@@ -1163,7 +1163,7 @@ def service_unavailable(state: dict, context: RunContext) -> Decision:
         return Decision("escalated", why, high, subject, [f"{page}.", why, "", *lines])
     if not guard.get("proceed", False):
         return guard_refusal(guard, prefix, lines)
-    if action is None:
+    if action is None or action["remedy"] is None:
         return _unavailable_without_action(plan, high, prefix, page, lines)
     before = action["before"]
     revisions = [f"Revision before: {_short_revision(before['task_definition'])}"]

@@ -50,16 +50,8 @@ def recover(event: dict, context: LambdaContext) -> dict:
     """The remedy the evidence calls for and, for a rollback or a restart, the guarded write."""
     request = ServiceRequest.model_validate(event["request"])
     result = service_unavailable.decide_and_recover(request, event["evidence"], event["executionArn"], load_settings())
-    plan, action = result["plan"], result["action"] or {}
-    logger.info(
-        "Remedy",
-        extra={
-            "action": plan["action"],
-            "why": plan["why"],
-            "outcome": action.get("outcome"),
-            "call": action.get("call"),
-        },
-    )
+    extra = {"action": result["plan"]["action"], "why": result["plan"]["why"]}
+    logger.info("Remedy", extra=extra | {key: result[key] for key in ("outcome", "call") if key in result})
     return result
 
 

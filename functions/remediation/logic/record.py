@@ -73,7 +73,7 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
             "dryRun": request.get("dry_run"),
             "before": decision.before,
             "after": decision.after,
-            "call": _write_call(state),
+            "call": (state.get("action") or {}).get("call"),
             "restore": state.get("restore"),
             "approval": state.get("approval"),
             "evidence": state.get("evidence"),
@@ -86,13 +86,6 @@ def record_decision(runbook: str, state: dict, execution_arn: str, settings: Set
         },
     )
     return {"decision": decision.decision, "why": decision.why, "notified": decision.level, "messageId": message_id}
-
-
-def _write_call(state: dict) -> dict | None:
-    """The write call the run made (or, in dry run, would have made): its `action`'s, or the one in
-    service-unavailable's `remedy`, where the decision and the act share a step."""
-    action = state.get("action") or (state.get("remedy") or {}).get("action") or {}
-    return action.get("call")
 
 
 def _notify_once(

@@ -90,11 +90,12 @@ REMEDIES = ("rollback", "restart")
 
 
 def decide_and_recover(request: ServiceRequest, evidence: dict, execution_arn: str, settings: Settings) -> dict:
-    """{"plan": the rule's decision, "action": what `recover` did (None when the decision is not a rollback or a
-    restart), "recovering": whether a rollout is under way and worth watching}."""
+    """The run's action: what `recover` did with the rule's decision (`plan`) when it is a rollback or a restart;
+    otherwise only the plan (`remedy` None, nothing to watch)."""
     plan = decide(request, evidence, settings)
-    action = recover(request, plan, execution_arn, settings) if plan["action"] in REMEDIES else None
-    return {"plan": plan, "action": action, "recovering": bool(action and action["recovering"])}
+    if plan["action"] not in REMEDIES:
+        return {"plan": plan, "remedy": None, "recovering": False}
+    return recover(request, plan, execution_arn, settings) | {"plan": plan}
 
 
 def recover(request: ServiceRequest, plan: dict, execution_arn: str, settings: Settings) -> dict:
