@@ -6,7 +6,7 @@ variables the synthesized stack gives its functions) and the code as Lambda gets
 installed packages keep theirs (as the runtime's and the Powertools layer's do). The floor is `import boto3` plus
 one client, measured in the same run, interleaved with the handlers, round after round; each figure is the least
 CPU time of its rounds, as `timeit` advises: on this VM one import's CPU time varies by up to half from one sample to
-the next (a run's floor samples: 0.24 ... 0.35 s), and interference only ever adds to it. The medians (and wall
+the next (one run's floor samples: 0.25 ... 0.41 s), and interference only ever adds to it. The medians (and wall
 times: on a shared machine they measure the neighbours too) are kept in the report.
 """
 
